@@ -1,0 +1,69 @@
+"""Vocabulary, the 80/10/10 split of the words, and the (context -> next character) examples.
+
+Introduced in 01_data; 03-06 load their data through `load_splits`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+
+from .config import Config
+from .errors import DataError
+from .names import ALPHABET, NAMES_PATH, load_words
+
+# '.' (index 0) marks both the start and the end of a word; 'a'..'z' are 1..26
+itos = {0: "."} | {i + 1: ch for i, ch in enumerate(ALPHABET)}
+stoi = {ch: i for i, ch in itos.items()}
+
+
+def split_words(words: list[str], seed: int = 42) -> tuple[list[str], list[str], list[str]]:
+    """Shuffle with `random.seed(seed)` (as the lecture does) and cut 80% / 10% / 10%."""
+    words = list(words)  # note: shuffle a copy, the caller's list stays as it was
+    random.seed(seed)
+    random.shuffle(words)
+    n1, n2 = int(0.8 * len(words)), int(0.9 * len(words))
+    parts = words[:n1], words[n1:n2], words[n2:]
+    if not all(parts):
+        raise DataError(f"{len(words)} words are too few to split 80/10/10 into three non-empty parts "
+                        f"(sizes {[len(p) for p in parts]}); use a word list of at least 10 words.")
+    return parts
+
+
+def build_dataset(words: list[str], block_size: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every word gives len(word)+1 examples: the last `block_size` characters -> the next one."""
+    X, Y = [], []
+    for w in words:
+        context = [0] * block_size
+        for ch in w + ".":
+            ix = stoi[ch]
+            X.append(context)
+            Y.append(ix)
+            context = context[1:] + [ix]
+    # note: an empty list still gives a (0, block_size) tensor, so shapes stay right
+    return torch.tensor(X, dtype=torch.long).view(-1, block_size), torch.tensor(Y, dtype=torch.long)
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The three datasets of the lessons: Xtr/Ytr, Xdev/Ydev, Xte/Yte (the lecture's names)."""
+
+    Xtr: torch.Tensor
+    Ytr: torch.Tensor
+    Xdev: torch.Tensor
+    Ydev: torch.Tensor
+    Xte: torch.Tensor
+    Yte: torch.Tensor
+    words: tuple[list[str], list[str], list[str]]
+
+    def __iter__(self):
+        return iter((self.Xtr, self.Ytr, self.Xdev, self.Ydev, self.Xte, self.Yte))
+
+
+def load_splits(cfg: Config, path=NAMES_PATH) -> Splits:
+    """names.txt -> shuffled 80/10/10 split -> the three datasets, on cfg.device."""
+    parts = split_words(load_words(path), cfg.shuffle_seed)
+    tensors = [t.to(cfg.device) for w in parts for t in build_dataset(w, cfg.block_size)]
+    return Splits(*tensors, words=parts)

@@ -1,0 +1,42 @@
+"""Compare a hand-computed gradient with autograd's: the lecture's `cmp`, as a table.
+
+Introduced in 02_gradient_verification; 03 uses it to check the learner's full backward pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class GradCheck:
+    name: str
+    exact: bool  # bit for bit the same numbers
+    approximate: bool  # torch.allclose: equal up to floating-point rounding
+    maxdiff: float
+
+    def __str__(self) -> str:
+        return (f"{self.name:15s} | exact: {str(self.exact):5s} | approximate: {str(self.approximate):5s} "
+                f"| maxdiff: {self.maxdiff:.2e}")
+
+
+def cmp(name: str, dt: torch.Tensor, t: torch.Tensor, show: bool = True) -> GradCheck:
+    """Compare our gradient `dt` with `t.grad` (or with `t` itself when it is a plain tensor)."""
+    ref = t.grad if isinstance(t, torch.Tensor) and t.grad is not None else t
+    if ref is None or (isinstance(t, torch.Tensor) and t.requires_grad and t.grad is None):
+        raise ValueError(f"{name}: the reference has no .grad; call loss.backward() (and t.retain_grad() "
+                         f"for an intermediate) before comparing.")
+    if tuple(dt.shape) != tuple(ref.shape):
+        raise ValueError(f"{name}: shape {tuple(dt.shape)} differs from the reference's {tuple(ref.shape)}.")
+    row = GradCheck(name, bool(torch.equal(dt, ref)), bool(torch.allclose(dt, ref)),
+                    (dt - ref).abs().max().item() if dt.numel() else 0.0)
+    if show:
+        print(row)
+    return row
+
+
+def compare_grads(grads: dict[str, torch.Tensor], refs: dict[str, torch.Tensor], show: bool = True) -> list[GradCheck]:
+    """`cmp` for every parameter: our `grads` against `refs` (tensors whose .grad autograd filled in)."""
+    return [cmp(k, grads[k], refs[k], show) for k in refs]
