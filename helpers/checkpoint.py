@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -45,6 +47,11 @@ def save_checkpoint(params: dict[str, torch.Tensor], cfg: Config, itos: dict[int
     """Write the checkpoint atomically: to a temporary file beside it, then renamed over the old one,
     so a crash mid-write leaves the previous checkpoint intact."""
     path = Path(path)
+    missing = [k for k in PARAM_NAMES if not (isinstance(params, dict) and isinstance(params.get(k), torch.Tensor))]
+    if missing:
+        raise CheckpointError(f"save_checkpoint needs every parameter as a tensor; missing {', '.join(missing)}. "
+                              f"Pass the dict that helpers.init_params made (and train trained). "
+                              f"Nothing was written.")
     config = cfg.to_dict()
     del config["device"]  # note: a checkpoint loads on any device, so it does not record one
     ckpt = {
@@ -55,16 +62,23 @@ def save_checkpoint(params: dict[str, torch.Tensor], cfg: Config, itos: dict[int
         "itos": dict(itos),
         "data_sha256": data_sha256,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             torch.save(ckpt, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:
+        # note: torch reports a failed write of its zip file as a RuntimeError
+        why = getattr(e, "strerror", None) or (str(e).strip().splitlines() or [""])[0][:120] or type(e).__name__
+        raise CheckpointError(f"Could not write {_show(path)} ({why}): is the disk full, or the folder "
+                              f"read-only? The previous checkpoint, if there was one, is unchanged.") from e
     finally:
-        if os.path.exists(tmp):
+        # note: also on Ctrl-C: no half-written temporary file is left beside the checkpoint
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return path
 
@@ -83,11 +97,16 @@ def load_checkpoint(path: str | os.PathLike = CHECKPOINT, cfg: Config | None = N
         raise CheckpointError(f"No checkpoint at {_show(path)}: run {MAKES['trained']} first"
                               + (f", then {MAKES['calibrated']}." if calibrated else "."))
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{_show(path)} is damaged or is not a checkpoint of this series ({first[:200]}). "
-                              f"Delete it and run {MAKES['trained']} again.") from None
+        with warnings.catch_warnings():
+            # note: a foreign pickle makes torch warn about its protocol; the error below says more
+            warnings.filterwarnings("ignore", message=".*pickle protocol", category=UserWarning)
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError:
+        raise CheckpointError(f"{_show(path)} could not be read (permission denied): check its permissions, or "
+                              f"delete it and run {MAKES['trained']} again.") from None
+    except Exception as e:  # noqa: BLE001 - any failure to read the file is the same problem for a learner
+        raise CheckpointError(f"{_show(path)} is damaged or is not a checkpoint of this series "
+                              f"({_why_unreadable(e, path)}). Delete it and run {MAKES['trained']} again.") from None
     _check_layout(ckpt, path)
     if cfg is not None:
         diff = [f"{k}: checkpoint {ckpt['config'][k]}, this notebook {getattr(cfg, k)}"
@@ -108,6 +127,22 @@ def load_checkpoint(path: str | os.PathLike = CHECKPOINT, cfg: Config | None = N
     return ckpt
 
 
+def _why_unreadable(e: Exception, path: Path) -> str:
+    """Say in a few words why torch.load failed, without torch's advice to load with weights_only=False."""
+    text = str(e)
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if found:
+        return (f"it asks to run {found.group(1)} while loading; only tensors and plain data are ever loaded "
+                f"here, because unpickling anything else can run arbitrary code")
+    if "Weights only load failed" in text or isinstance(e, pickle.UnpicklingError):
+        return "it holds something other than tensors and plain data, which is never unpickled here"
+    if path.stat().st_size == 0:
+        return "the file is empty"
+    if isinstance(e, (EOFError, OSError, zipfile.BadZipFile)) or "central directory" in text:
+        return "the file is cut short or corrupted"
+    return f"torch.load could not read it: {type(e).__name__}"
+
+
 def _check_layout(ckpt, path: Path) -> None:
     def bad(why: str):
         raise CheckpointError(f"{_show(path)} is not a checkpoint of this series ({why}). "
@@ -125,6 +160,11 @@ def _check_layout(ckpt, path: Path) -> None:
         bad(f"'params' must hold the tensors {', '.join(PARAM_NAMES)}")
     if not isinstance(config, dict) or any(not isinstance(config.get(k), int) for k in ARCH_FIELDS):
         bad(f"'config' must hold {', '.join(ARCH_FIELDS)}")
+    if not isinstance(ckpt["data_sha256"], str):
+        bad("'data_sha256' must be the SHA-256 of names.txt, as text")
+    itos = ckpt["itos"]
+    if not isinstance(itos, dict) or any(not (isinstance(k, int) and isinstance(c, str)) for k, c in itos.items()):
+        bad("'itos' must map indices to characters")
     b, e, h, v = (config[k] for k in ARCH_FIELDS)
     shapes = {"C": (v, e), "W1": (b * e, h), "b1": (h,), "W2": (h, v), "b2": (v,), "bngain": (1, h), "bnbias": (1, h)}
     for k, shape in shapes.items():

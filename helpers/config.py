@@ -19,6 +19,23 @@ ARTIFACTS = ROOT / "artifacts"
 CHECKPOINT = ARTIFACTS / "model.pt"
 
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
+# what each field of Config may be: the messages of Config's checks (and the README's) quote these
+_ALLOWED = {
+    "block_size": "an integer >= 1",
+    "n_embd": "an integer >= 1",
+    "n_hidden": "an integer >= 1",
+    "vocab_size": "an integer >= 2",
+    "steps": "an integer >= 0",
+    # note: batch norm's unbiased variance divides by n-1, so a batch needs two examples
+    "batch_size": "an integer >= 2 (batch norm's unbiased variance divides by n-1)",
+    "lr": "a finite number > 0",
+    "lr_decay_step": "an integer >= 0",
+    "lr_final": "a finite number > 0",
+    "shuffle_seed": "an integer >= 0",
+    "seed": "an integer in [0, 2**64)",
+    "threads": "an integer >= 1",
+    "device": "'cpu', 'cuda' or 'cuda:N'",
+}
 
 
 @dataclass(frozen=True)
@@ -44,34 +61,41 @@ class Config:
 
     def __post_init__(self) -> None:
         # fail before any work starts, naming the field and what it may be
-        def need(ok: bool, field: str, allowed: str) -> None:
+        def need(ok: bool, field: str) -> None:
             if not ok:
                 value = getattr(self, field)
-                raise ValueError(f"Config.{field}={value!r} is not allowed: {field} must be {allowed}.")
+                raise ValueError(f"Config.{field}={value!r} is not allowed: {field} must be {_ALLOWED[field]}.")
 
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.type in ("int", int) and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ValueError(f"Config.{f.name}={value!r} is not allowed: {f.name} must be an integer.")
-            if f.type in ("float", float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise ValueError(f"Config.{f.name}={value!r} is not allowed: {f.name} must be a number.")
-        need(self.block_size >= 1, "block_size", "an integer >= 1")
-        need(self.n_embd >= 1, "n_embd", "an integer >= 1")
-        need(self.n_hidden >= 1, "n_hidden", "an integer >= 1")
-        need(self.vocab_size >= 2, "vocab_size", "an integer >= 2")
-        need(self.steps >= 0, "steps", "an integer >= 0")
-        # note: batch norm's unbiased variance divides by n-1, so a batch needs two examples
-        need(self.batch_size >= 2, "batch_size", "an integer >= 2 (batch norm's unbiased variance divides by n-1)")
-        need(math.isfinite(self.lr) and self.lr > 0, "lr", "a finite number > 0")
-        need(math.isfinite(self.lr_final) and self.lr_final > 0, "lr_final", "a finite number > 0")
-        need(self.lr_decay_step >= 0, "lr_decay_step", "an integer >= 0")
-        need(self.threads >= 1, "threads", "an integer >= 1")
-        need(0 <= self.seed < 2**64, "seed", "an integer in [0, 2**64)")
-        need(isinstance(self.device, str) and bool(_DEVICE.match(self.device)), "device", "'cpu', 'cuda' or 'cuda:N'")
+            kind = {"int": int, "float": float, "str": str}.get(f.type, f.type)
+            # note: True is an int to Python and 32.0 a whole number, but neither is an integer here
+            ok = (isinstance(value, str) if kind is str else
+                  not isinstance(value, bool) and isinstance(value, int if kind is int else (int, float)))
+            if not ok:
+                raise ValueError(f"Config.{f.name}={value!r} is not allowed (a {type(value).__name__}): "
+                                 f"{f.name} must be {_ALLOWED[f.name]}.")
+        need(self.block_size >= 1, "block_size")
+        need(self.n_embd >= 1, "n_embd")
+        need(self.n_hidden >= 1, "n_hidden")
+        need(self.vocab_size >= 2, "vocab_size")
+        need(self.steps >= 0, "steps")
+        need(self.batch_size >= 2, "batch_size")
+        need(math.isfinite(self.lr) and self.lr > 0, "lr")
+        need(math.isfinite(self.lr_final) and self.lr_final > 0, "lr_final")
+        need(self.lr_decay_step >= 0, "lr_decay_step")
+        need(self.threads >= 1, "threads")
+        need(0 <= self.seed < 2**64, "seed")
+        need(0 <= self.shuffle_seed, "shuffle_seed")
+        need(bool(_DEVICE.match(self.device)), "device")
         if self.device.startswith("cuda"):
-            need(torch.cuda.is_available(), "device", "'cpu' on this machine (no CUDA GPU is available)")
+            if not torch.cuda.is_available():
+                raise ValueError(f"Config.device={self.device!r} is not allowed: device must be 'cpu' on this "
+                                 f"machine (no CUDA GPU is available).")
             index = int(self.device.split(":")[1]) if ":" in self.device else 0
-            need(index < torch.cuda.device_count(), "device", f"'cuda:0'..'cuda:{torch.cuda.device_count() - 1}'")
+            if index >= torch.cuda.device_count():
+                raise ValueError(f"Config.device={self.device!r} is not allowed: device must be 'cpu' or "
+                                 f"'cuda:0'..'cuda:{torch.cuda.device_count() - 1}' on this machine.")
 
     def lr_at(self, step: int) -> float:
         """The learning rate of a step: the lecture's step decay."""

@@ -5,6 +5,7 @@ Introduced in 01_data; 03-06 load their data through `load_splits`.
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass
 
@@ -17,10 +18,18 @@ from .names import ALPHABET, NAMES_PATH, load_words
 # '.' (index 0) marks both the start and the end of a word; 'a'..'z' are 1..26
 itos = {0: "."} | {i + 1: ch for i, ch in enumerate(ALPHABET)}
 stoi = {ch: i for i, ch in itos.items()}
+_LETTERS = frozenset(ALPHABET)
+
+
+# the fewest words whose 80/10/10 cut leaves every part non-empty (5 words cut into 4 / 0 / 1)
+MIN_WORDS = 6
 
 
 def split_words(words: list[str], seed: int = 42) -> tuple[list[str], list[str], list[str]]:
     """Shuffle with `random.seed(seed)` (as the lecture does) and cut 80% / 10% / 10%."""
+    if isinstance(words, (str, bytes, os.PathLike)):
+        raise DataError(f"split_words takes a list of words, not {type(words).__name__} {str(words)[:40]!r}: "
+                        f"read the file first, e.g. split_words(load_words(path)).")
     words = list(words)  # note: shuffle a copy, the caller's list stays as it was
     random.seed(seed)
     random.shuffle(words)
@@ -28,14 +37,20 @@ def split_words(words: list[str], seed: int = 42) -> tuple[list[str], list[str],
     parts = words[:n1], words[n1:n2], words[n2:]
     if not all(parts):
         raise DataError(f"{len(words)} words are too few to split 80/10/10 into three non-empty parts "
-                        f"(sizes {[len(p) for p in parts]}); use a word list of at least 10 words.")
+                        f"(sizes {[len(p) for p in parts]}); use a word list of at least {MIN_WORDS} words.")
     return parts
 
 
 def build_dataset(words: list[str], block_size: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
     """Every word gives len(word)+1 examples: the last `block_size` characters -> the next one."""
     X, Y = [], []
-    for w in words:
+    for n, w in enumerate(words, start=1):
+        if not isinstance(w, str) or not _LETTERS.issuperset(w):
+            bad = next((ch for ch in w if ch not in _LETTERS), None) if isinstance(w, str) else None
+            why = f"has {bad!r}" if bad else f"is a {type(w).__name__}, not a string"
+            # note: '.' is in the vocabulary but only as the end marker, never inside a word
+            raise DataError(f"word {n} of {len(words)}, {w!r}, {why}: words may only use the letters a-z. "
+                            f"Read word lists with helpers.load_words, which checks (and names) every line.")
         context = [0] * block_size
         for ch in w + ".":
             ix = stoi[ch]

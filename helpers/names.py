@@ -6,7 +6,9 @@ top of the repository: from the file named by MAKEMORE_NAMES when that is set, e
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import http.client
 import os
 import shutil
 import sys
@@ -22,6 +24,7 @@ NAMES_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.tx
 NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"
 NAMES_PATH = ROOT / "names.txt"
 ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+_UPPER_TO_LOWER = str.maketrans(ALPHABET.upper(), ALPHABET)
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -51,8 +54,11 @@ def fetch_names(dest: str | os.PathLike = NAMES_PATH, source: str | None = None,
     download leaves no partial file and never replaces a good one.
     """
     dest = Path(dest)
-    if dest.exists() and sha256_file(dest) == sha256:
+    if dest.exists() and not dest.is_file():
+        raise DataError(f"{_show(dest)} exists but is not a file (a folder?): move it away and try again.")
+    if dest.is_file() and sha256_file(dest) == sha256:
         return dest
+    from_env = source is None
     source = source if source is not None else os.environ.get("MAKEMORE_NAMES") or None
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=dest.name + ".part", dir=dest.parent)
@@ -60,23 +66,35 @@ def fetch_names(dest: str | os.PathLike = NAMES_PATH, source: str | None = None,
         with os.fdopen(fd, "wb") as out:
             if source:
                 if not Path(source).is_file():
-                    raise DataError(f"MAKEMORE_NAMES points to {source!r}, which is not a file. "
-                                    f"Set it to a copy of names.txt, or unset it to download the file.")
-                with open(source, "rb") as f:
-                    shutil.copyfileobj(f, out)
-                origin = f"copied from {source}"
+                    # note: a relative MAKEMORE_NAMES is read from the folder you run in, not the repository
+                    what = (f"MAKEMORE_NAMES is set to {str(source)!r}" if from_env
+                            else f"The source {_show(source)!r} given to fetch_names")
+                    raise DataError(f"{what}, which is not a file. Point it to a copy of names.txt (a relative "
+                                    f"path counts from the folder you run in), or unset MAKEMORE_NAMES to "
+                                    f"download the file.")
+                try:
+                    with open(source, "rb") as f:
+                        shutil.copyfileobj(f, out)
+                except OSError as e:
+                    raise DataError(f"Could not read {_show(source)} ({e.strerror or type(e).__name__}): check "
+                                    f"that the file is readable, or unset MAKEMORE_NAMES to download it.") from None
+                origin = f"copied from {_show(source)}"
             else:
                 try:
                     with urllib.request.urlopen(url, timeout=60) as r:
                         shutil.copyfileobj(r, out)
-                except OSError as e:
-                    raise DataError(f"Could not download names.txt from {url} ({e}). Check your network, or "
-                                    f"download it by hand and set MAKEMORE_NAMES=/path/to/names.txt.") from e
+                except (OSError, ValueError, http.client.HTTPException) as e:
+                    # note: a connection can also break mid-download (IncompleteRead is not an OSError)
+                    raise DataError(f"Could not download names.txt from {url} ({type(e).__name__}: {e}). Nothing "
+                                    f"was written. Check your network and run `make setup` again, or download "
+                                    f"the file by hand and set MAKEMORE_NAMES=/path/to/names.txt.") from e
                 origin = f"downloaded from {url}"
         got = sha256_file(tmp)
         if got != sha256:
+            fix = ("point MAKEMORE_NAMES to the original names.txt (or unset it to download the file)" if source
+                   else "run `make setup` again, or download the file by hand and set MAKEMORE_NAMES to it")
             raise DataError(f"names.txt {origin} has SHA-256 {got}, expected {sha256}: it is not the makemore "
-                            f"data set (or it was cut short). Get the original file and try again.")
+                            f"data set (or it was cut short). Nothing was written to {_show(dest)}; {fix}.")
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
@@ -87,29 +105,45 @@ def fetch_names(dest: str | os.PathLike = NAMES_PATH, source: str | None = None,
 def load_words(path: str | os.PathLike = NAMES_PATH) -> list[str]:
     """Read a word list, one word a line, into lower-case words over 'a'..'z'.
 
-    Normalised, documented: a UTF-8 byte-order mark, Windows line endings, blank lines and surrounding
-    spaces are dropped; upper case becomes lower case. Anything else outside 'a'..'z' (digits, accents,
-    spaces or '.' inside a word) is an error that names the line and the character.
+    Normalised, documented: a UTF-8 byte-order mark, Windows (and old Mac) line endings, blank lines and
+    surrounding spaces are dropped; upper case A-Z becomes lower case a-z. Anything else outside 'a'..'z'
+    (digits, accents, spaces or '.' inside a word) is an error that names the line and the character.
     """
     path = Path(path)
     if not path.is_file():
-        hint = "run `make setup` to fetch and verify it" if path == NAMES_PATH else "check the path"
+        if path.exists():
+            raise DataError(f"Word list {_show(path)} is not a file (a folder?): pass the path of a text file "
+                            f"with one word per line.")
+        hint = ("run `make setup` to fetch and verify it" if path.resolve() == NAMES_PATH.resolve()
+                else "check the path (a relative path counts from the folder you run in)")
         raise DataError(f"Word list {_show(path)} not found: {hint}.")
-    raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8-sig")  # note: -sig drops a byte-order mark if there is one
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"Could not read {_show(path)} ({e.strerror or type(e).__name__}): check that it "
+                        f"is readable.") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(f"{_show(path)} is UTF-16 text (Windows 'Unicode'): save it as UTF-8.")
+    body = raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw  # note: a byte-order mark is dropped
+    try:
+        text = body.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise DataError(f"{_show(path)} is not UTF-8 text (byte {e.start}): save it as UTF-8.") from e
+        lineno = body[:e.start].count(b"\n") + 1
+        raise DataError(f"{_show(path)} line {lineno}: byte 0x{body[e.start]:02x} is not UTF-8 text (it was "
+                        f"probably saved as Latin-1 or Windows-1252): save the file as UTF-8.") from None
+    # note: universal newlines, as Python's open() reads text; line numbers are those of an editor
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     words = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        word = line.strip().lower()
+    for lineno, line in enumerate(lines, start=1):
+        word = line.strip().translate(_UPPER_TO_LOWER)  # note: only A-Z; 'É' stays 'É' and is reported
         if not word:
             continue
-        for ch in word:
+        for col, ch in enumerate(word, start=len(line) - len(line.lstrip()) + 1):
             if ch not in ALPHABET:
-                name = unicodedata.name(ch, "unnamed character")
-                raise DataError(f"{_show(path)} line {lineno}: {line.strip()!r} has {ch!r} ({name}); "
-                                f"words may only use the letters a-z. Remove or replace it.")
+                name = unicodedata.name(ch, f"U+{ord(ch):04X}")
+                raise DataError(f"{_show(path)} line {lineno}, character {col}: {line.strip()!r} has {ch!r} "
+                                f"({name}); words may only use the letters a-z (upper case is lower-cased). "
+                                f"Remove or replace it.")
         words.append(word)
     if not words:
         raise DataError(f"{_show(path)} holds no words: put one word per line.")

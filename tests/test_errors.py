@@ -303,7 +303,7 @@ def test_data_upper_case_is_lower_cased(tmp_path):
     ("anne-marie", "-", "HYPHEN-MINUS"),
     ("ann\tmarie", "\t", "U+0009"),
     ("ann\x85a", "\x85", "U+0085"),  # a line break to str.splitlines, but not to an editor
-])
+], ids=["digit", "accent", "upper-case-accent", "space", "dot", "hyphen", "tab", "next-line-control"])
 def test_data_characters_outside_the_vocabulary(tmp_path, line, char, name):
     path = write(tmp_path / "w.txt", f"emma\nolivia\n\n{line}\nava\n")
     with pytest.raises(DataError) as e:
@@ -474,6 +474,21 @@ def test_training_gradient_becomes_nan():
     assert result_of(e).lossi == ref_result.lossi
 
 
+@pytest.mark.xfail(strict=True, reason="train.py takes its snapshot without checking it: a nan update just "
+                                       "before a snapshot is kept, and the run stops with nan parameters (see report)")
+def test_training_gradient_becomes_nan_just_before_a_snapshot():
+    k = 7  # the update of step 7 is the last one before the snapshot after 8 steps
+    fault = OnBatch(batch_of_step(TINY, k), lambda g: g | {"b1": g["b1"].clone().fill_(math.nan)}, limit=500)
+    params, g = fresh()
+    Xtr, Ytr = tiny_data()
+    with pytest.raises(TrainingDiverged) as e:
+        train(params, Xtr, Ytr, TINY, g, backward=fault, progress=False, log_every=0, snapshot_every=4)
+    assert all_finite(params) and f"training stopped at step {k}" in str(e.value)
+    ref, ref_result = run(TINY, k)
+    assert_same_params(params, ref)
+    assert result_of(e).lossi == ref_result.lossi
+
+
 @pytest.mark.xfail(strict=True, reason="train.py does not check the parameters after its last step: a nan "
                                        "gradient in the last step returns nan parameters (see report)")
 def test_training_gradient_becomes_nan_in_the_last_step():
@@ -529,9 +544,18 @@ def test_training_interrupt_stops_cleanly_between_steps(capsys):
             signal.raise_signal(signal.SIGINT)  # what Ctrl-C / 'interrupt kernel' does
         return manual_backward(params, cache)
 
+    def outer(signum, frame):  # train's own handler must take the signal; this one only keeps pytest alive
+        outer.called = True
+
+    outer.called = False
     params, g = fresh()
     Xtr, Ytr = tiny_data()
-    result = train(params, Xtr, Ytr, TINY, g, steps=30, backward=ctrl_c_at_k, progress=False, log_every=0)
+    old = signal.signal(signal.SIGINT, outer)
+    try:
+        result = train(params, Xtr, Ytr, TINY, g, steps=30, backward=ctrl_c_at_k, progress=False, log_every=0)
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert not outer.called
     assert result.interrupted and result.steps_done == k == len(result.lossi)
     ref, ref_result = run(TINY, k)
     assert_same_params(params, ref)
@@ -660,7 +684,7 @@ def test_checkpoint_a_text_file(tmp_path):
     (lambda c: c.update(data_sha256=None), "'data_sha256' must be"),
     (lambda c: c["config"].pop("n_hidden"), "'config' must hold"),
     (lambda c: c.update(bn={"mean": torch.zeros(1, 3)}), "'bn' must be None or hold"),
-])
+], ids=["param-missing", "wrong-shape", "other-format", "no-data-sha", "config-field-missing", "bad-bn"])
 def test_checkpoint_with_a_wrong_layout(ckpt, change, why):
     content = torch.load(ckpt, weights_only=True)
     change(content)
@@ -751,7 +775,7 @@ def test_checkpoint_save_without_all_parameters(tmp_path):
 
 
 def test_reproducibility_two_runs_are_bit_identical():
-    cfg = dataclasses.replace(TINY, steps=300)
+    cfg = Config(steps=300)  # the lecture's model, a few hundred steps
     a, ra = run(cfg, cfg.steps)
     b, rb = run(cfg, cfg.steps)
     assert_same_params(a, b)
