@@ -12,13 +12,15 @@ EXECUTE := $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 PYTEST := $(PY) -m pytest
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout=3600
 
-.PHONY: help setup data lab run test unit nbval clean lock
+.PHONY: help setup data lab run test unit nbval bench clean lock exercises
 
 help:
 	@echo "make setup  - virtual environment (.venv), pinned packages, Jupyter kernel, verified names.txt"
-	@echo "make lab    - JupyterLab on the lessons, with the project's kernel"
+	@echo "make lab    - JupyterLab on the lessons (notebooks/) and exercises (exercises/), with the project's kernel"
 	@echo "make run    - execute every lesson in order, outputs saved in the notebooks"
 	@echo "make test   - unit tests + every lesson re-executed and compared with its saved outputs (strict nbval)"
+	@echo "make bench  - time one training step (lecture loop, autograd, helpers, GPU if any); writes bench/results.json"
+	@echo "make exercises - regenerate exercises/ (blanks + feedback checks) from the lessons' tagged cells (FORCE=1 overwrites your work)"
 	@echo "make clean  - remove the environment, the data copy and the trained model"
 
 setup: $(STAMP) data
@@ -33,10 +35,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 # names.txt: from $$MAKEMORE_NAMES if set, else downloaded; always checked against its SHA-256
 data: $(STAMP)
-	@$(PY) -m helpers.names
+	@$(PY) -m helpers
 
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/01_data.ipynb
 
 run: setup
 	$(EXECUTE) $(NOTEBOOKS)
@@ -49,6 +51,15 @@ nbval: setup
 
 test: setup
 	$(PYTEST) tests notebooks/ $(NBVAL)
+
+# the exercise notebooks, generated from the lessons' solution/check/needs-solution cells (docs/exercises.md);
+# a notebook you have worked on is only overwritten with FORCE=1
+exercises: $(STAMP)
+	$(PY) tools/make_exercises.py $(if $(FORCE),--force)
+
+# one training step timed several ways, side by side in one process; fails if the variants' losses differ
+bench: setup
+	$(PY) bench/bench_step.py --json bench/results.json
 
 # refresh requirements.txt from a working environment (after deliberately upgrading a package)
 lock: $(STAMP)

@@ -2,7 +2,8 @@
 
 Each module is one concern and names the lesson that introduces it:
 config (01), names (01), dataset (01), plots (01, 03, 04), model (02), backward (02), gradcheck (02),
-train (03), checkpoint (03), batchnorm (04), evaluate (04, 05), sample (06).
+train (03), checkpoint (03), batchnorm (04), evaluate (04, 05), sample (06);
+exercises (02, 03: the feedback checks of the exercise notebooks, imported by them as helpers.exercises).
 """
 
 from .backward import manual_backward
