@@ -7,6 +7,7 @@ under the lecture's name, because the hand-written backward pass (helpers.backwa
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from .config import Config
 
@@ -53,12 +54,16 @@ def forward(params: dict[str, torch.Tensor], Xb: torch.Tensor, Yb: torch.Tensor 
     embcat = emb.view(n, -1)  # concatenate the vectors
     hprebn = torch.addmm(b1, embcat, W1)  # embcat @ W1 + b1, in one kernel
     if bn is None:
-        # note: Bessel's correction (dividing by n-1, not n), as the lecture does
-        bnvar, bnmeani = torch.var_mean(hprebn, 0, keepdim=True)
+        bnmeani = hprebn.mean(0, keepdim=True)
+        bndiff = hprebn - bnmeani
+        # note: Bessel's correction (dividing by n-1, not n), as the lecture does; written out because on one
+        # thread torch.var_mean takes ~60 us for a 32x200 batch, these three small ops ~10
+        bnvar = bndiff.square().sum(0, keepdim=True) / (n - 1)
     else:
         bnvar, bnmeani = bn["var"], bn["mean"]
+        bndiff = hprebn - bnmeani
     bnvar_inv = (bnvar + BN_EPS).rsqrt()
-    bnraw = (hprebn - bnmeani) * bnvar_inv
+    bnraw = bndiff * bnvar_inv
     hpreact = torch.addcmul(bnbias, bngain, bnraw)  # bngain * bnraw + bnbias
     h = torch.tanh(hpreact)
     logits = torch.addmm(b2, h, W2)  # h @ W2 + b2
@@ -70,5 +75,6 @@ def forward(params: dict[str, torch.Tensor], Xb: torch.Tensor, Yb: torch.Tensor 
     logprobs = torch.log_softmax(logits, 1)
     cache["logprobs"] = logprobs
     cache["Yb"] = Yb
-    loss = -logprobs[torch.arange(n, device=Xb.device), Yb].mean()
+    # note: nll_loss is the lecture's -logprobs[range(n), Yb].mean() in one kernel
+    loss = F.nll_loss(logprobs, Yb)
     return loss, cache
