@@ -24,7 +24,7 @@ _ALLOWED = {
     "block_size": "an integer >= 1",
     "n_embd": "an integer >= 1",
     "n_hidden": "an integer >= 1",
-    "vocab_size": "an integer >= 2",
+    "vocab_size": "27 (the vocabulary is '.' plus 'a'..'z')",
     "steps": "an integer >= 0",
     # note: batch norm's unbiased variance divides by n-1, so a batch needs two examples
     "batch_size": "an integer >= 2 (batch norm's unbiased variance divides by n-1)",
@@ -78,7 +78,7 @@ class Config:
         need(self.block_size >= 1, "block_size")
         need(self.n_embd >= 1, "n_embd")
         need(self.n_hidden >= 1, "n_hidden")
-        need(self.vocab_size >= 2, "vocab_size")
+        need(self.vocab_size == 27, "vocab_size")
         need(self.steps >= 0, "steps")
         need(self.batch_size >= 2, "batch_size")
         need(math.isfinite(self.lr) and self.lr > 0, "lr")

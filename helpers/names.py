@@ -95,6 +95,10 @@ def fetch_names(dest: str | os.PathLike = NAMES_PATH, source: str | None = None,
                    else "run `make setup` again, or download the file by hand and set MAKEMORE_NAMES to it")
             raise DataError(f"names.txt {origin} has SHA-256 {got}, expected {sha256}: it is not the makemore "
                             f"data set (or it was cut short). Nothing was written to {_show(dest)}; {fix}.")
+        # note: mkstemp makes the file readable by its owner only; give it the usual permissions
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):

@@ -15,6 +15,8 @@ import http.client
 import importlib
 import io
 import math
+import os
+import re
 import pickle
 import signal
 import urllib.error
@@ -98,15 +100,10 @@ def all_finite(params: dict[str, torch.Tensor]) -> bool:
 
 
 def result_of(excinfo):
-    """The TrainResult of a run that raised: `exc.result` when train attaches it, else train's own frame."""
-    if getattr(excinfo.value, "result", None) is not None:
-        return excinfo.value.result
-    tb = excinfo.tb
-    while tb is not None:
-        if tb.tb_frame.f_code.co_name == "train" and "result" in tb.tb_frame.f_locals:
-            return tb.tb_frame.f_locals["result"]
-        tb = tb.tb_next
-    raise AssertionError("no TrainResult found for the failed run")
+    """The TrainResult of a run that raised: TrainingDiverged carries it, with the step it stopped at."""
+    result = excinfo.value.result
+    assert result is not None and excinfo.value.step == result.steps_done == len(result.lossi)
+    return result
 
 
 class OnBatch:
@@ -474,8 +471,6 @@ def test_training_gradient_becomes_nan():
     assert result_of(e).lossi == ref_result.lossi
 
 
-@pytest.mark.xfail(strict=True, reason="train.py takes its snapshot without checking it: a nan update just "
-                                       "before a snapshot is kept, and the run stops with nan parameters (see report)")
 def test_training_gradient_becomes_nan_just_before_a_snapshot():
     k = 7  # the update of step 7 is the last one before the snapshot after 8 steps
     fault = OnBatch(batch_of_step(TINY, k), lambda g: g | {"b1": g["b1"].clone().fill_(math.nan)}, limit=500)
@@ -489,8 +484,6 @@ def test_training_gradient_becomes_nan_just_before_a_snapshot():
     assert result_of(e).lossi == ref_result.lossi
 
 
-@pytest.mark.xfail(strict=True, reason="train.py does not check the parameters after its last step: a nan "
-                                       "gradient in the last step returns nan parameters (see report)")
 def test_training_gradient_becomes_nan_in_the_last_step():
     k = 9
     fault = OnBatch(batch_of_step(TINY, k), lambda g: g | {"b1": g["b1"].clone().fill_(math.nan)})
@@ -501,8 +494,6 @@ def test_training_gradient_becomes_nan_in_the_last_step():
     assert all_finite(params)
 
 
-@pytest.mark.xfail(strict=True, reason="train.py raises TrainingDiverged without step= and result=, so the "
-                                       "loss history of a stopped run is lost to the learner (see report)")
 def test_training_diverged_carries_the_step_and_the_loss_history():
     cfg = dataclasses.replace(TINY, lr=1e30)
     params, g = fresh(cfg)
@@ -512,9 +503,6 @@ def test_training_diverged_carries_the_step_and_the_loss_history():
     assert e.value.step == 1 and e.value.result is not None and len(e.value.result.lossi) == 1
 
 
-@pytest.mark.xfail(raises=RuntimeError, strict=True,
-                   reason="train.py's replay has no end: a divergence that does not recur (a non-deterministic "
-                          "backward, e.g. CUDA's index_add_) replays forever (see report)")
 def test_training_divergence_that_does_not_recur_still_stops():
     calls = 0
 
@@ -803,3 +791,26 @@ def test_reproducibility_the_split_follows_the_config(tmp_path):
     assert a.words == b.words and all(torch.equal(x, y) for x, y in zip(a, b))
     other = load_splits(dataclasses.replace(TINY, shuffle_seed=7), path)
     assert other.words != a.words and sorted(sum(other.words, [])) == sorted(WORDS)
+
+
+@pytest.mark.parametrize("broken, message", [
+    (lambda grads: {k: v for k, v in grads.items() if k != "W2"}, "one gradient per parameter"),
+    (lambda grads: grads | {"bngain": grads["bngain"].sum(0)}, "returned dbngain of shape (16,)"),
+], ids=["missing-gradient", "wrong-shape"])
+def test_training_with_a_backward_that_returns_the_wrong_gradients(broken, message):
+    params, g = fresh()
+    before = {k: v.clone() for k, v in params.items()}
+    Xtr, Ytr = tiny_data()
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train(params, Xtr, Ytr, TINY, g, backward=lambda p, c: broken(manual_backward(p, c)), progress=False,
+              log_every=0)
+    assert_same_params(params, before)  # nothing was applied
+
+
+def test_fetched_names_file_has_the_usual_permissions(tmp_path):
+    src = tmp_path / "src.txt"
+    src.write_bytes(b"emma\n")
+    dest = fetch_names(tmp_path / "names.txt", source=str(src), sha256=hashlib.sha256(b"emma\n").hexdigest())
+    umask = os.umask(0)
+    os.umask(umask)
+    assert dest.stat().st_mode & 0o777 == 0o666 & ~umask
