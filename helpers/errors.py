@@ -1,7 +1,7 @@
 """Errors a learner can meet, each with a message that says what is wrong and how to fix it.
 
-Introduced in 01_data; every lesson raises them. The README's troubleshooting section lists them all
-(docs/troubleshooting.md). Configuration mistakes are plain ValueErrors raised by `Config(...)`.
+Introduced in 01_data; every lesson raises them. The README's troubleshooting section lists them all.
+Configuration mistakes are plain ValueErrors raised by `Config(...)`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Bad input, interrupted work, reproducibility: nothing lost, every error clear.
 
-One test per case a learner can meet (docs/troubleshooting.md lists the messages). Each checks the
+One test per case a learner can meet (the README's troubleshooting section lists the messages). Each checks the
 exception type, that the message names what is wrong and how to fix it, and that nothing already saved
 is lost or half-written. Everything runs on small synthetic data in tmp_path: no test reads the real
 names.txt, writes under the repository, or reaches the network.
