@@ -24,7 +24,8 @@ from pathlib import Path
 
 import torch
 
-from .config import CHECKPOINT, ROOT, Config
+from . import config as settings  # note: read CHECKPOINT at call time, so tests can point it elsewhere
+from .config import ROOT, Config
 from .errors import CheckpointError
 from .model import PARAM_NAMES
 
@@ -43,10 +44,10 @@ def _show(path: Path) -> str:
 
 
 def save_checkpoint(params: dict[str, torch.Tensor], cfg: Config, itos: dict[int, str], data_sha256: str,
-                    bn: dict[str, torch.Tensor] | None = None, path: str | os.PathLike = CHECKPOINT) -> Path:
+                    bn: dict[str, torch.Tensor] | None = None, path: str | os.PathLike | None = None) -> Path:
     """Write the checkpoint atomically: to a temporary file beside it, then renamed over the old one,
-    so a crash mid-write leaves the previous checkpoint intact."""
-    path = Path(path)
+    so a crash mid-write leaves the previous checkpoint intact. `path` defaults to artifacts/model.pt."""
+    path = Path(settings.CHECKPOINT if path is None else path)
     missing = [k for k in PARAM_NAMES if not (isinstance(params, dict) and isinstance(params.get(k), torch.Tensor))]
     if missing:
         raise CheckpointError(f"save_checkpoint needs every parameter as a tensor; missing {', '.join(missing)}. "
@@ -83,15 +84,15 @@ def save_checkpoint(params: dict[str, torch.Tensor], cfg: Config, itos: dict[int
     return path
 
 
-def load_checkpoint(path: str | os.PathLike = CHECKPOINT, cfg: Config | None = None,
+def load_checkpoint(path: str | os.PathLike | None = None, cfg: Config | None = None,
                     data_sha256: str | None = None, calibrated: bool = False) -> dict:
     """Load and check a checkpoint: only tensors and plain data are unpickled (weights_only=True).
 
     With `cfg` the model's shape must match it; with `data_sha256` it must have been trained on that
     data; with `calibrated=True` lesson 04 must have added its batch-norm statistics. Tensors land on
-    cfg.device when a cfg is given.
+    cfg.device when a cfg is given. `path` defaults to artifacts/model.pt.
     """
-    path = Path(path)
+    path = Path(settings.CHECKPOINT if path is None else path)
     need = "calibrated" if calibrated else "trained"
     if not path.is_file():
         raise CheckpointError(f"No checkpoint at {_show(path)}: run {MAKES['trained']} first"
