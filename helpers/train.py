@@ -176,9 +176,10 @@ def train(params: dict[str, torch.Tensor], Xtr: torch.Tensor, Ytr: torch.Tensor,
                 try:
                     lossf = sgd_step(params, Xb, Yb, cfg.lr_at(i), backward)
                 except TrainingDiverged as e:
+                    if _finite(values):  # the parameters are fine: stop here (settle leaves g after step i)
+                        _diverged(params, values, Xtr, Ytr, cfg, g, backward, snap, result, i, f"{e}")
                     batches.forget()  # a replay puts g back to the snapshot and draws step by step
-                    _diverged(params, values, Xtr, Ytr, cfg, g, backward, snap, result, i,
-                              f"{e}" if _finite(values) else None)
+                    _diverged(params, values, Xtr, Ytr, cfg, g, backward, snap, result, i, None)
                 result.lossi.append(math.log10(lossf) if lossf > 0 else float("-inf"))
                 i += 1
                 result.steps_done = i

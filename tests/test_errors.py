@@ -438,6 +438,12 @@ def test_training_loss_becomes_non_finite():
     ref, ref_result = run(cfg, 1)
     assert_same_params(params, ref)
     assert result_of(e).lossi == ref_result.lossi and len(ref_result.lossi) == 1
+    # the generator drew exactly the two batches of steps 0 and 1, as one draw per step would
+    g2 = make_generator(cfg)
+    init_params(cfg, g2)
+    for _ in range(2):
+        torch.randint(0, Xtr.shape[0], (cfg.batch_size,), generator=g2)
+    assert torch.equal(g.get_state(), g2.get_state())
 
 
 def test_training_update_overflows():
