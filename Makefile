@@ -1,5 +1,11 @@
 # The backprop-ninja lessons. `make run` and `make test` each set everything up by themselves.
 PYTHON ?= python3
+# the Pythons whose wheels requirements.txt pins (`make check-wheels`); pyproject.toml allows 3.11 and newer
+PY_MIN := 3.11
+PY_MAX := 3.14
+# CPU_TORCH=1: take torch from PyTorch's CPU-only index (on Linux PyPI's torch is the multi-GB CUDA build)
+CPU_TORCH ?=
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -11,23 +17,36 @@ EXECUTE := $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 	--ExecutePreprocessor.record_timing=False
 PYTEST := $(PY) -m pytest
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout=3600
+# the same committed outputs must also hold when PyTorch uses its plain C++ kernels, which round float32 sums
+# the way another CPU might: that is what makes them portable
+OTHER_ROUNDING := ATEN_CPU_CAPABILITY=default
 
-.PHONY: help setup data lab run test unit nbval bench clean lock exercises
+.PHONY: help setup python-version data lab run test unit nbval bench clean lock exercises check-wheels
 
 help:
 	@echo "make setup  - virtual environment (.venv), pinned packages, Jupyter kernel, verified names.txt"
+	@echo "              (PYTHON=python3.12 picks the Python; CPU_TORCH=1 takes torch from PyTorch's CPU-only index)"
 	@echo "make lab    - JupyterLab on the lessons (notebooks/) and exercises (exercises/), with the project's kernel"
 	@echo "make run    - execute every lesson in order, outputs saved in the notebooks"
-	@echo "make test   - unit tests + every lesson re-executed and compared with its saved outputs (strict nbval)"
+	@echo "make test   - unit tests + every lesson re-executed and compared with its saved outputs (strict nbval),"
+	@echo "              twice: as is, and with PyTorch's plain kernels (another rounding, as on another CPU)"
+	@echo "make unit   - the unit tests only (those that need names.txt skip without it)"
 	@echo "make bench  - time one training step (lecture loop, autograd, helpers, GPU if any); writes bench/results.json"
 	@echo "make exercises - regenerate exercises/ (blanks + feedback checks) from the lessons' tagged cells (FORCE=1 overwrites your work)"
 	@echo "make clean  - remove the environment, the data copy and the trained model"
 
 setup: $(STAMP) data
 
+# the Python that makes the environment must be one the pins have wheels for
+python-version:
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; lo, hi = (tuple(map(int, s.split("."))) for s in ("$(PY_MIN)", "$(PY_MAX)")); \
+	sys.exit(0 if lo <= v <= hi else "$(PYTHON) is Python %d.%d; make setup needs $(PY_MIN) to $(PY_MAX). Point it at another one: make setup PYTHON=python3.12" % v)'
+
 # the environment: rebuilt when the pins or the package change
 $(STAMP): requirements.txt pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || { $(MAKE) --no-print-directory python-version && $(PYTHON) -m venv $(VENV); }
+	$(if $(CPU_TORCH),$(PY) -m pip install --quiet --disable-pip-version-check --index-url $(TORCH_CPU_INDEX) \
+		$$(grep '^torch==' requirements.txt))
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (backprop-ninja)" >/dev/null
@@ -51,6 +70,7 @@ nbval: setup
 
 test: setup
 	$(PYTEST) tests notebooks/ $(NBVAL)
+	$(OTHER_ROUNDING) $(PYTEST) $(NBVAL) notebooks/
 
 # the exercise notebooks, generated from the lessons' solution/check/needs-solution cells (docs/exercises.md);
 # a notebook you have worked on is only overwritten with FORCE=1
@@ -61,10 +81,16 @@ exercises: $(STAMP)
 bench: setup
 	$(PY) bench/bench_step.py --json bench/results.json
 
-# refresh requirements.txt from a working environment (after deliberately upgrading a package)
+# refresh requirements.txt from a working environment (after deliberately upgrading a package),
+# then run make check-wheels
 lock: $(STAMP)
-	@{ sed -n '1,2p' requirements.txt; $(PY) -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > requirements.txt.new
+	@{ grep '^#' requirements.txt; $(PY) -m pip freeze --all --exclude-editable | grep -v '^pip==' | sed 's/+cpu$$//'; } \
+		> requirements.txt.new
 	@mv requirements.txt.new requirements.txt
+
+# ask PyPI whether every pin has a wheel for each Python from PY_MIN to PY_MAX (network; resolves, installs nothing)
+check-wheels:
+	tools/check_wheels.sh $(PY_MIN) 3.12 3.13 $(PY_MAX)
 
 clean:
 	rm -rf $(VENV) artifacts names.txt .pytest_cache
