@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'lecture':>10s} | {LECTURE_LOSS['train']:.4f} | {LECTURE_LOSS['val']:.4f}")
     print(f"total {time.perf_counter() - t0:.0f} s")
     if args.json:
-        report = {"steps": steps, "config": {k: v for k, v in dataclasses.asdict(Config(steps=steps)).items() if k != "seed"},
+        config = {k: v for k, v in dataclasses.asdict(Config(steps=steps)).items() if k != "seed"}
+        report = {"steps": steps, "config": config,
                   "torch": torch.__version__, "seeds": rows, "summary": stats, "lecture": LECTURE_LOSS}
         args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -1,9 +1,7 @@
 """The map of exercise 1: lesson 02's step-by-step forward pass as a graph, read from autograd's own record.
 
-Introduced in 02_gradient_verification, before exercise 1a. Nothing is drawn by hand: the nodes are the
-named tensors the loss was computed from, an arrow is one use of a tensor (a tensor used twice gets two
-arrows, so two gradient contributions to add up), and the colour is the part of exercise 1 that
-differentiates it (from the exercises' own catalogue).
+Introduced in 02_gradient_verification, before exercise 1a. Nodes: the named tensors the loss comes from;
+an arrow per use (used twice: two gradient contributions to add); colours: the part of exercise 1.
 """
 
 from __future__ import annotations

@@ -61,12 +61,13 @@ def central_difference(loss_fn: Loss, params: dict[str, torch.Tensor], name: str
 
     Lesson 02. Central, not one-sided: the error of the first-order terms cancels, what is left is ∝ ε².
     """
-    flat, old = params[name].view(-1), params[name].view(-1)[index].item()
+    flat = params[name].view(-1)
+    old = flat[index].item()
     flat[index] = old + eps
     up = loss_fn(params).item()
     flat[index] = old - eps
     down = loss_fn(params).item()
-    flat[index] = old
+    flat[index] = old  # put it back
     return (up - down) / (2 * eps)
 
 
@@ -74,11 +75,9 @@ def central_difference(loss_fn: Loss, params: dict[str, torch.Tensor], name: str
 class FDCheck:
     """Finite differences against a gradient, for the sampled entries of one parameter (lesson 02).
 
-    The error of an entry is |fd - g| / max(|fd|, |g|, floor), and it passes below `tol`. Above the floor
-    that is the relative error. Below it a relative error means nothing: the finite difference has
-    rounding noise of ~1e-11 (float64's 1e-16 times the loss, over 2ε), and b1's true gradient is 0
-    (batch norm subtracts the batch mean right after b1 is added), so there we judge |fd - g| against
-    tol * floor, and report it as an absolute error.
+    An entry passes when |fd - g| / max(|fd|, |g|, floor) < tol. Above the floor that is the relative error.
+    Below it a relative error means nothing (the difference has rounding noise of ~1e-11, and b1's true
+    gradient is 0: batch norm subtracts the batch mean right after adding b1), so it is an absolute error.
     """
 
     name: str
