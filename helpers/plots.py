@@ -58,3 +58,16 @@ def plot_bn_statistics(batch_mean, batch_var, full_mean, full_var):
         ax.set(xlabel=f"{what} over the training set", ylabel=f"{what} of one batch of 32", title=what)
     fig.tight_layout()
     return fig
+
+
+def plot_fd_error(curves: dict[str, list[tuple[float, float]]]):
+    """Lesson 02: the error of central differences against ε (helpers.gradcheck.fd_error_curve), on log axes."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for label, curve in curves.items():
+        pts = [(e, r) for e, r in curve if r > 0]  # note: an error of exactly 0 (luck) has no place on a log axis
+        ax.loglog(*zip(*pts), marker="o", ms=3, label=label)
+    ax.set(xlabel="ε", ylabel="relative error of (L(θ+ε) - L(θ-ε)) / 2ε",
+           title="Truncation error (∝ ε², right) against rounding error (∝ 1/ε, left)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
