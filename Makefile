@@ -56,11 +56,15 @@ $(STAMP): requirements.txt pyproject.toml
 data: $(STAMP)
 	@$(PY) -m helpers
 
+# served from the top of the repository (notebooks/ and exercises/ both in the file browser), lesson 01 open;
+# as root (Docker, many cloud notebooks) Jupyter refuses to start without --allow-root
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/01_data.ipynb
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/01_data.ipynb \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 run: setup
 	$(EXECUTE) $(NOTEBOOKS)
+	$(PY) tools/lab_format.py $(NOTEBOOKS)
 
 unit: setup
 	$(PYTEST) tests

@@ -22,8 +22,9 @@ REFERENCE = {
             60000: 2.2738, 70000: 1.9722, 80000: 1.8332, 90000: 2.5329, 100000: 2.1994, 110000: 2.3767,
             120000: 2.3654, 130000: 2.4308, 140000: 2.3391, 150000: 2.1193, 160000: 2.0436, 170000: 2.0773,
             180000: 2.0449, 190000: 2.2390},
-    # lesson 04: one dev example's p(correct) in a batch of two, then with calibrated batch norm
-    "p_correct": {"partner 1": 0.2809, "partner 2": 0.0119, "calibrated": 0.1431},
+    # lesson 04: one dev example's p(correct) in batches of two and of 32, then with calibrated batch norm
+    "p_correct": {"partner 1": 0.2809, "partner 2": 0.0119, "batch of 32 A": 0.1579, "batch of 32 B": 0.1732,
+                  "calibrated": 0.1431},
     # lesson 04: dev and train loss three ways
     "bn_loss": {("train", "batches"): 2.0836, ("train", "big batch"): 2.0711, ("train", "calibrated"): 2.0711,
                 ("dev", "batches"): 2.1248, ("dev", "big batch"): 2.1117, ("dev", "calibrated"): 2.1119},
