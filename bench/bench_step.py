@@ -4,10 +4,10 @@ Times the same step (batch 32 from the real training set, the lesson's model and
 several ways, in one process, interleaved: every repetition runs each variant once, in rotating order,
 so a noisy machine slows them all alike; the table reports the median repetition.
 
-  naive     the lecture's loop as written: its forward, its hand-written backward with the Python double
-            loop over the batch for dC, and `p.data += -lr * grad`
-  autograd  the lecture's forward, `loss.backward()`, the same update
-  helpers   the project's own loop: `helpers.train(...)`, exactly what notebook 03 runs
+  naive     the lecture's loop: its forward and hand-written backward (helpers.forward, helpers.manual_backward:
+            the lecture's form, dC by index_add_ where the lecture loops in Python), `p.data += -lr * grad`
+  autograd  the lecture's forward (helpers.forward), `loss.backward()`, the same update
+  helpers   the project's own loop: `helpers.train(...)`, exactly what notebook 03 runs (helpers.fast's step)
   compiled  (--compile) the helpers step through torch.compile; its compile time is reported apart
   cuda      the helpers loop on the GPU, when there is one
 
@@ -26,23 +26,21 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # note: so it runs from a checkout where helpers is not pip-installed
 
-import helpers  # noqa: E402
-from helpers import NAMES_PATH, Config, init_params, load_splits, make_generator  # noqa: E402
-from helpers.backward import manual_backward  # noqa: E402
-from helpers.model import PARAM_NAMES, forward  # noqa: E402
-from helpers.train import TrainingDiverged  # noqa: E402
+import helpers
+from helpers import NAMES_PATH, PARAM_NAMES, Config, TrainingDiverged, forward, init_params, load_splits, manual_backward
+from helpers import make_generator
 
 VARIANTS = ("naive", "autograd", "helpers", "compiled", "cuda")
 DEFAULT_VARIANTS = ("naive", "autograd", "helpers", "cuda")
@@ -66,85 +64,39 @@ class State:
 def fresh_state(cfg: Config, Xtr: torch.Tensor, Ytr: torch.Tensor, device: str = "cpu",
                 requires_grad: bool = False, extra: Any = None) -> State:
     """The lesson's start: init_params(cfg, make_generator(cfg)); the batches then come from the same g."""
-    g = make_generator(dataclasses.replace(cfg, device="cpu"))  # note: CPU: the same numbers on every device
+    g = make_generator(cfg)  # a CPU generator: the same numbers on every device
     params = {k: v.to(device).requires_grad_(requires_grad) for k, v in init_params(cfg, g).items()}
     return State(params, g, Xtr.to(device), Ytr.to(device), extra)
 
 
-def lecture_forward(C, W1, b1, W2, b2, bngain, bnbias, Xb, Yb):
-    """The lecture's forward pass, as its training cell writes it."""
-    emb = C[Xb]  # embed the characters into vectors
-    embcat = emb.view(emb.shape[0], -1)  # concatenate the vectors
-    # Linear layer
-    hprebn = embcat @ W1 + b1  # hidden layer pre-activation
-    # BatchNorm layer
-    bnmeani = hprebn.mean(0, keepdim=True)
-    bnvar = hprebn.var(0, keepdim=True, unbiased=True)
-    bnvar_inv = (bnvar + 1e-5)**-0.5
-    bnraw = (hprebn - bnmeani) * bnvar_inv
-    hpreact = bngain * bnraw + bnbias
-    # Non-linearity
-    h = torch.tanh(hpreact)  # hidden layer
-    logits = h @ W2 + b2  # output layer
-    loss = F.cross_entropy(logits, Yb)  # loss function
-    return loss, (emb, embcat, hprebn, bnvar_inv, bnraw, h, logits)
-
-
 def run_naive(s: State, steps: int, cfg: Config) -> list[float]:
-    """The lecture's loop with its hand-written backward, Python loops and all."""
-    C, W1, b1, W2, b2, bngain, bnbias = parameters = [s.params[k] for k in PARAM_NAMES]
-    Xtr, Ytr, g, batch_size, n = s.Xtr, s.Ytr, s.g, cfg.batch_size, cfg.batch_size
+    """The lecture's loop: its forward, its hand-written backward (helpers' lecture form), `p.data += -lr * grad`."""
+    parameters = [s.params[k] for k in PARAM_NAMES]
+    Xtr, Ytr, g = s.Xtr, s.Ytr, s.g
     lossi = []
     with torch.no_grad():
         for i in range(steps):
             # minibatch construct
-            ix = torch.randint(0, Xtr.shape[0], (batch_size,), generator=g).to(Xtr.device)
+            ix = torch.randint(0, Xtr.shape[0], (cfg.batch_size,), generator=g).to(Xtr.device)
             Xb, Yb = Xtr[ix], Ytr[ix]  # batch X,Y
-            loss, (emb, embcat, hprebn, bnvar_inv, bnraw, h, logits) = lecture_forward(
-                C, W1, b1, W2, b2, bngain, bnbias, Xb, Yb)
-            # manual backprop
-            dlogits = F.softmax(logits, 1)
-            dlogits[range(n), Yb] -= 1
-            dlogits /= n
-            # 2nd layer backprop
-            dh = dlogits @ W2.T
-            dW2 = h.T @ dlogits
-            db2 = dlogits.sum(0)
-            # tanh
-            dhpreact = (1.0 - h**2) * dh
-            # batchnorm backprop
-            dbngain = (bnraw * dhpreact).sum(0, keepdim=True)
-            dbnbias = dhpreact.sum(0, keepdim=True)
-            dhprebn = bngain*bnvar_inv/n * (n*dhpreact - dhpreact.sum(0) - n/(n-1)*bnraw*(dhpreact*bnraw).sum(0))
-            # 1st layer
-            dembcat = dhprebn @ W1.T
-            dW1 = embcat.T @ dhprebn
-            db1 = dhprebn.sum(0)
-            # embedding
-            demb = dembcat.view(emb.shape)
-            dC = torch.zeros_like(C)
-            for k in range(Xb.shape[0]):
-                for j in range(Xb.shape[1]):
-                    ix = Xb[k, j]
-                    dC[ix] += demb[k, j]
-            grads = [dC, dW1, db1, dW2, db2, dbngain, dbnbias]
-            # update
+            loss, cache = forward(s.params, Xb, Yb)
+            grads = manual_backward(s.params, cache)
             lr = cfg.lr_at(i)  # step learning rate decay
-            for p, grad in zip(parameters, grads):
-                p.data += -lr * grad
+            for p, k in zip(parameters, PARAM_NAMES, strict=True):
+                p.data += -lr * grads[k]
             lossi.append(loss.item())
     return lossi
 
 
 def run_autograd(s: State, steps: int, cfg: Config) -> list[float]:
     """The lecture's forward with PyTorch's autograd doing the backward pass."""
-    C, W1, b1, W2, b2, bngain, bnbias = parameters = [s.params[k] for k in PARAM_NAMES]
+    parameters = [s.params[k] for k in PARAM_NAMES]
     Xtr, Ytr, g, batch_size = s.Xtr, s.Ytr, s.g, cfg.batch_size
     lossi = []
     for i in range(steps):
         ix = torch.randint(0, Xtr.shape[0], (batch_size,), generator=g).to(Xtr.device)
         Xb, Yb = Xtr[ix], Ytr[ix]
-        loss, _ = lecture_forward(C, W1, b1, W2, b2, bngain, bnbias, Xb, Yb)
+        loss, _ = forward(s.params, Xb, Yb)
         for p in parameters:
             p.grad = None
         loss.backward()
@@ -276,7 +228,7 @@ def _run_bench(steps, reps, variants, warmup, tol, cfg, names, log) -> dict:
                 with torch.no_grad():
                     extra(s.params, Xtr[:cfg.batch_size], Ytr[:cfg.batch_size])  # the first call compiles
                 entry["compile_s"] = time.perf_counter() - t0
-            except Exception as e:  # noqa: BLE001 - whatever breaks the compiler, the variant is skipped
+            except Exception as e:  # whatever breaks the compiler, the variant is skipped
                 first = (str(e).strip().splitlines() or [""])[0][:200]  # one line: it goes in the table
                 entry.update(status="skipped", reason=f"torch.compile failed: {type(e).__name__}: {first}")
                 log(f"compiled: skipped, {entry['reason']}")

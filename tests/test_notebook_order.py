@@ -8,10 +8,12 @@ import nbformat
 import pytest
 
 import helpers
-from helpers import CheckpointError, Config, NAMES_SHA256, init_params, itos, make_generator, save_checkpoint
+from helpers import CheckpointError, Config, init_params, itos, make_generator, save_checkpoint
+from helpers.config import ROOT
+from helpers.names import NAMES_SHA256
 
 matplotlib.use("Agg")
-NOTEBOOKS = helpers.ROOT / "notebooks"
+NOTEBOOKS = ROOT / "notebooks"
 
 
 def run_until_checkpoint_loaded(name: str) -> None:
@@ -48,7 +50,7 @@ def test_before_lesson_03_the_message_names_it(checkpoint, name, also):
     message = str(e.value)
     assert "No checkpoint" in message and "03_manual_backprop_training" in message and "make run" in message
     assert also is None or also in message
-    assert str(helpers.ROOT) not in message  # no machine paths in what a notebook shows
+    assert str(ROOT) not in message  # no machine paths in what a notebook shows
 
 
 @pytest.mark.parametrize("name", ["05_evaluation.ipynb", "06_sampling.ipynb"])
