@@ -12,13 +12,14 @@ EXECUTE := $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 PYTEST := $(PY) -m pytest
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout=3600
 
-.PHONY: help setup data lab run test unit nbval bench clean lock exercises
+.PHONY: help setup data lab run test unit nbval bench clean lock exercises lint
 
 help:
 	@echo "make setup  - virtual environment (.venv), pinned packages, Jupyter kernel, verified names.txt"
 	@echo "make lab    - JupyterLab on the lessons (notebooks/) and exercises (exercises/), with the project's kernel"
 	@echo "make run    - execute every lesson in order, outputs saved in the notebooks"
 	@echo "make test   - unit tests + every lesson re-executed and compared with its saved outputs (strict nbval)"
+	@echo "make lint   - ruff check and ruff format --check (Python files and notebooks)"
 	@echo "make bench  - time one training step (lecture loop, autograd, helpers, GPU if any); writes bench/results.json"
 	@echo "make exercises - regenerate exercises/ (blanks + feedback checks) from the lessons' tagged cells (FORCE=1 overwrites your work)"
 	@echo "make clean  - remove the environment, the data copy and the trained model"
@@ -49,8 +50,13 @@ unit: setup
 nbval: setup
 	$(PYTEST) $(NBVAL) notebooks/
 
-test: setup
+test: setup lint
 	$(PYTEST) tests notebooks/ $(NBVAL)
+
+# pyflakes, pycodestyle, import order, bugbear, pyupgrade and the formatting, notebooks included (pyproject.toml)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # the exercise notebooks, generated from the lessons' solution/check/needs-solution cells (docs/exercises.md);
 # a notebook you have worked on is only overwritten with FORCE=1

@@ -39,8 +39,17 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # note: so it runs from a checkout where helpers is not pip-installed
 
 import helpers
-from helpers import NAMES_PATH, PARAM_NAMES, Config, TrainingDiverged, forward, init_params, load_splits, manual_backward
-from helpers import make_generator
+from helpers import (
+    NAMES_PATH,
+    PARAM_NAMES,
+    Config,
+    TrainingDiverged,
+    forward,
+    init_params,
+    load_splits,
+    make_generator,
+    manual_backward,
+)
 
 VARIANTS = ("naive", "autograd", "helpers", "compiled", "cuda")
 DEFAULT_VARIANTS = ("naive", "autograd", "helpers", "cuda")
@@ -61,8 +70,14 @@ class State:
     extra: Any = None  # what a variant needs besides: the compiled function, for `compiled`
 
 
-def fresh_state(cfg: Config, Xtr: torch.Tensor, Ytr: torch.Tensor, device: str = "cpu",
-                requires_grad: bool = False, extra: Any = None) -> State:
+def fresh_state(
+    cfg: Config,
+    Xtr: torch.Tensor,
+    Ytr: torch.Tensor,
+    device: str = "cpu",
+    requires_grad: bool = False,
+    extra: Any = None,
+) -> State:
     """The lesson's start: init_params(cfg, make_generator(cfg)); the batches then come from the same g."""
     g = make_generator(cfg)  # a CPU generator: the same numbers on every device
     params = {k: v.to(device).requires_grad_(requires_grad) for k, v in init_params(cfg, g).items()}
@@ -151,9 +166,15 @@ def machine_info(threads: int) -> dict:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
-    info = {"torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
-            "cpu_model": cpu, "cpu_count": os.cpu_count(), "threads": threads,
-            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    info = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_model": cpu,
+        "cpu_count": os.cpu_count(),
+        "threads": threads,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
     if torch.cuda.is_available():
         info["cuda_device"] = torch.cuda.get_device_name(0)
         info["cuda_version"] = torch.version.cuda
@@ -170,9 +191,16 @@ def _fmt_duration(seconds: float) -> str:
     return f"{m}m {s:02d}s" if m < 60 else f"{m // 60}h {m % 60:02d}m"
 
 
-def run_bench(steps: int = 1000, reps: int = 7, variants=DEFAULT_VARIANTS, warmup: int = 20,
-              tol: float = 1e-5, cfg: Config | None = None, names: str | os.PathLike | None = None,
-              log=print) -> dict:
+def run_bench(
+    steps: int = 1000,
+    reps: int = 7,
+    variants=DEFAULT_VARIANTS,
+    warmup: int = 20,
+    tol: float = 1e-5,
+    cfg: Config | None = None,
+    names: str | os.PathLike | None = None,
+    log=print,
+) -> dict:
     """Time the variants, interleaved; return the figures (what --json writes) with an agreement check.
 
     `names` is names.txt (default: the repository's copy, else the file $MAKEMORE_NAMES names).
@@ -206,11 +234,21 @@ class _Plan:
 def _run_bench(steps, reps, variants, warmup, tol, cfg, names, log) -> dict:
     splits = load_splits(dataclasses.replace(cfg, device="cpu"), names)
     Xtr, Ytr, Xdev, Ydev = splits.Xtr, splits.Ytr, splits.Xdev, splits.Ydev
-    out: dict = {"machine": machine_info(cfg.threads),
-                 "settings": {"steps": steps, "reps": reps, "warmup": warmup, "tol": tol,
-                              "batch_size": cfg.batch_size, "n_hidden": cfg.n_hidden, "block_size": cfg.block_size,
-                              "n_embd": cfg.n_embd, "projected_steps": cfg.steps},
-                 "variants": {}}
+    out: dict = {
+        "machine": machine_info(cfg.threads),
+        "settings": {
+            "steps": steps,
+            "reps": reps,
+            "warmup": warmup,
+            "tol": tol,
+            "batch_size": cfg.batch_size,
+            "n_hidden": cfg.n_hidden,
+            "block_size": cfg.block_size,
+            "n_embd": cfg.n_embd,
+            "projected_steps": cfg.steps,
+        },
+        "variants": {},
+    }
     plans: dict[str, _Plan] = {}
     for name in variants:
         entry = out["variants"][name] = {"status": "ok"}
@@ -226,7 +264,7 @@ def _run_bench(steps, reps, variants, warmup, tol, cfg, names, log) -> dict:
                 t0 = time.perf_counter()
                 s = fresh_state(vcfg, Xtr, Ytr)
                 with torch.no_grad():
-                    extra(s.params, Xtr[:cfg.batch_size], Ytr[:cfg.batch_size])  # the first call compiles
+                    extra(s.params, Xtr[: cfg.batch_size], Ytr[: cfg.batch_size])  # the first call compiles
                 entry["compile_s"] = time.perf_counter() - t0
             except Exception as e:  # whatever breaks the compiler, the variant is skipped
                 first = (str(e).strip().splitlines() or [""])[0][:200]  # one line: it goes in the table
@@ -248,7 +286,7 @@ def _run_bench(steps, reps, variants, warmup, tol, cfg, names, log) -> dict:
     final: dict[str, float] = {}
     for r in range(reps if timed else 0):
         # note: round-robin, starting one further each repetition, so no variant always runs first
-        for name in timed[r % len(timed):] + timed[:r % len(timed)]:
+        for name in timed[r % len(timed) :] + timed[: r % len(timed)]:
             plan = plans[name]
             s = plan.setup()
             _sync(plan.device)
@@ -265,8 +303,15 @@ def _run_bench(steps, reps, variants, warmup, tol, cfg, names, log) -> dict:
         ts = times[name]
         med = statistics.median(ts)
         out["variants"][name].update(
-            us_per_step=med, us_min=min(ts), us_max=max(ts), samples_us=ts, steps_per_s=1e6 / med,
-            projected_s=med * cfg.steps / 1e6, last_loss=losses[name][-1], final_dev_loss=final[name])
+            us_per_step=med,
+            us_min=min(ts),
+            us_max=max(ts),
+            samples_us=ts,
+            steps_per_s=1e6 / med,
+            projected_s=med * cfg.steps / 1e6,
+            last_loss=losses[name][-1],
+            final_dev_loss=final[name],
+        )
     for base in ("autograd", "naive"):
         if base in times:
             for name in timed:
@@ -288,7 +333,7 @@ def check_agreement(losses: dict[str, list[float]], final: dict[str, float], tol
         if len(a) != len(b):
             diff = math.inf
         else:
-            diff = max([abs(x - y) for x, y in zip(a, b)] + [abs(final[ref] - final[name])])
+            diff = max([abs(x - y) for x, y in zip(a, b, strict=False)] + [abs(final[ref] - final[name])])
         diff = diff if math.isfinite(diff) else math.inf
         result["max_abs_diff"][name] = diff
         if not diff <= tol:
@@ -298,15 +343,16 @@ def check_agreement(losses: dict[str, list[float]], final: dict[str, float], tol
 
 def format_table(out: dict) -> str:
     m, st = out["machine"], out["settings"]
-    lines = [f"one training step: batch {st['batch_size']}, n_hidden {st['n_hidden']}, block_size "
-             f"{st['block_size']}, n_embd {st['n_embd']}; median of {st['reps']} interleaved repetitions "
-             f"of {st['steps']} steps",
-             f"machine: {m['cpu_model']}, {m['cpu_count']} cores, {m['threads']} thread(s), torch {m['torch']}"
-             + (f", GPU {m['cuda_device']}" if "cuda_device" in m else ""),
-             "",
-             f"| variant  | us/step | (min-max)     | steps/s | vs autograd | vs naive | {st['projected_steps']:,}"
-             f" steps |",
-             "|----------|--------:|---------------|--------:|------------:|---------:|-------------:|"]
+    lines = [
+        f"one training step: batch {st['batch_size']}, n_hidden {st['n_hidden']}, block_size "
+        f"{st['block_size']}, n_embd {st['n_embd']}; median of {st['reps']} interleaved repetitions "
+        f"of {st['steps']} steps",
+        f"machine: {m['cpu_model']}, {m['cpu_count']} cores, {m['threads']} thread(s), torch {m['torch']}"
+        + (f", GPU {m['cuda_device']}" if "cuda_device" in m else ""),
+        "",
+        f"| variant  | us/step | (min-max)     | steps/s | vs autograd | vs naive | {st['projected_steps']:,} steps |",
+        "|----------|--------:|---------------|--------:|------------:|---------:|-------------:|",
+    ]
     # note: the timed variants first, the skipped ones (with why) after them
     for name, e in sorted(out["variants"].items(), key=lambda kv: kv[1]["status"] != "ok"):
         if e["status"] != "ok":
@@ -314,8 +360,10 @@ def format_table(out: dict) -> str:
             continue
         va = f"{e['speedup_vs_autograd']:.2f}x" if "speedup_vs_autograd" in e else "-"
         vn = f"{e['speedup_vs_naive']:.2f}x" if "speedup_vs_naive" in e else "-"
-        lines.append(f"| {name:8s} | {e['us_per_step']:7.0f} | {e['us_min']:5.0f}-{e['us_max']:<7.0f} | "
-                     f"{e['steps_per_s']:7.0f} | {va:>11s} | {vn:>8s} | {_fmt_duration(e['projected_s']):>12s} |")
+        lines.append(
+            f"| {name:8s} | {e['us_per_step']:7.0f} | {e['us_min']:5.0f}-{e['us_max']:<7.0f} | "
+            f"{e['steps_per_s']:7.0f} | {va:>11s} | {vn:>8s} | {_fmt_duration(e['projected_s']):>12s} |"
+        )
     for name, e in out["variants"].items():
         if "compile_s" in e:
             lines.append(f"\n{name}: torch.compile took {e['compile_s']:.1f} s (not in the table)")
@@ -324,19 +372,25 @@ def format_table(out: dict) -> str:
     if ag["reference"] is None:
         lines.append("\nagreement: nothing was timed, nothing to compare")
     else:
-        lines.append(f"\nagreement with {ag['reference']} (per-step losses and final dev loss, tol {ag['tol']:g}): "
-                     f"{'OK' if ag['ok'] else 'FAILED'}" + (f" (max abs diff: {diffs})" if diffs else ""))
+        lines.append(
+            f"\nagreement with {ag['reference']} (per-step losses and final dev loss, tol {ag['tol']:g}): "
+            f"{'OK' if ag['ok'] else 'FAILED'}" + (f" (max abs diff: {diffs})" if diffs else "")
+        )
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--steps", type=int, default=1000, help="training steps per repetition (default 1000)")
     p.add_argument("--reps", type=int, default=7, help="interleaved repetitions; the median is reported (default 7)")
     p.add_argument("--warmup", type=int, default=20, help="untimed steps of each variant first (default 20)")
-    p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
-                   help=f"comma-separated, from {', '.join(VARIANTS)} (default: {','.join(DEFAULT_VARIANTS)})")
+    p.add_argument(
+        "--variants",
+        default=",".join(DEFAULT_VARIANTS),
+        help=f"comma-separated, from {', '.join(VARIANTS)} (default: {','.join(DEFAULT_VARIANTS)})",
+    )
     p.add_argument("--compile", action="store_true", help="add the torch.compile variant (compiling takes a while)")
     p.add_argument("--tol", type=float, default=1e-5, help="largest allowed loss difference between variants")
     p.add_argument("--json", metavar="PATH", help="also write the figures, and the machine, as JSON")

@@ -32,7 +32,9 @@ def manual_backward(params: dict[str, torch.Tensor], cache: dict[str, torch.Tens
     # batchnorm backprop; n/(n-1) comes from Bessel's correction in the forward variance
     dbngain = (bnraw * dhpreact).sum(0, keepdim=True)
     dbnbias = dhpreact.sum(0, keepdim=True)
-    dhprebn = bngain * bnvar_inv / n * (n * dhpreact - dhpreact.sum(0) - n / (n - 1) * bnraw * (dhpreact * bnraw).sum(0))
+    dhprebn = (
+        bngain * bnvar_inv / n * (n * dhpreact - dhpreact.sum(0) - n / (n - 1) * bnraw * (dhpreact * bnraw).sum(0))
+    )
     # 1st layer
     dembcat = dhprebn @ W1.T
     dW1 = embcat.T @ dhprebn

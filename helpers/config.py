@@ -57,8 +57,10 @@ RULES = {
     "shuffle_seed": (lambda x: _is_int(x) and x >= 0, "an integer >= 0"),
     "seed": (lambda x: _is_int(x) and 0 <= x < 2**64, "an integer in [0, 2**64)"),
     "threads": (lambda x: _is_int(x) and x >= 1, "an integer >= 1"),
-    "device": (lambda x: isinstance(x, str) and (x == "cpu" or (re.fullmatch(r"cuda(:\d+)?", x) and _cuda_device(x))),
-               "'cpu', or 'cuda'/'cuda:N' naming a CUDA GPU of this machine"),
+    "device": (
+        lambda x: isinstance(x, str) and (x == "cpu" or (re.fullmatch(r"cuda(:\d+)?", x) and _cuda_device(x))),
+        "'cpu', or 'cuda'/'cuda:N' naming a CUDA GPU of this machine",
+    ),
 }
 
 

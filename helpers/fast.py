@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from .model import BN_EPS, PARAM_NAMES
 
 
-def forward_backward(params: dict[str, torch.Tensor], Xb: torch.Tensor,
-                     Yb: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def forward_backward(
+    params: dict[str, torch.Tensor], Xb: torch.Tensor, Yb: torch.Tensor
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """(the batch loss, the gradients in PARAM_NAMES order), without autograd."""
     C, W1, b1, W2, b2, bngain, bnbias = (params[k] for k in PARAM_NAMES)
     n = Xb.shape[0]

@@ -65,8 +65,20 @@ def forward(
     # Non-linearity
     h = torch.tanh(hpreact)  # hidden layer
     logits = h @ W2 + b2  # output layer
-    cache = dict(Xb=Xb, Yb=Yb, emb=emb, embcat=embcat, hprebn=hprebn, bnmeani=bnmeani, bnvar=bnvar,
-                 bnvar_inv=bnvar_inv, bnraw=bnraw, hpreact=hpreact, h=h, logits=logits)
+    cache = dict(
+        Xb=Xb,
+        Yb=Yb,
+        emb=emb,
+        embcat=embcat,
+        hprebn=hprebn,
+        bnmeani=bnmeani,
+        bnvar=bnvar,
+        bnvar_inv=bnvar_inv,
+        bnraw=bnraw,
+        hpreact=hpreact,
+        h=h,
+        logits=logits,
+    )
     if Yb is None:
         return None, cache
     loss = F.cross_entropy(logits, Yb)  # loss function

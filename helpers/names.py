@@ -34,8 +34,9 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def fetch_names(dest: str | os.PathLike = NAMES_PATH, source: str | None = None,
-                url: str = NAMES_URL, sha256: str = NAMES_SHA256) -> Path:
+def fetch_names(
+    dest: str | os.PathLike = NAMES_PATH, source: str | None = None, url: str = NAMES_URL, sha256: str = NAMES_SHA256
+) -> Path:
     """Put a verified names.txt at `dest` and return its path.
 
     `source` (default: the environment variable MAKEMORE_NAMES) is a local file to copy; without one
@@ -57,17 +58,24 @@ def fetch_names(dest: str | os.PathLike = NAMES_PATH, source: str | None = None,
             if source:
                 if not Path(source).is_file():
                     # note: a relative MAKEMORE_NAMES is read from the folder you run in, not the repository
-                    what = (f"MAKEMORE_NAMES is set to {str(source)!r}" if from_env
-                            else f"The source {show_path(source)!r} given to fetch_names")
-                    raise DataError(f"{what}, which is not a file. Point it to a copy of names.txt (a relative "
-                                    f"path counts from the folder you run in), or unset MAKEMORE_NAMES to "
-                                    f"download the file.")
+                    what = (
+                        f"MAKEMORE_NAMES is set to {str(source)!r}"
+                        if from_env
+                        else f"The source {show_path(source)!r} given to fetch_names"
+                    )
+                    raise DataError(
+                        f"{what}, which is not a file. Point it to a copy of names.txt (a relative "
+                        f"path counts from the folder you run in), or unset MAKEMORE_NAMES to "
+                        f"download the file."
+                    )
                 try:
                     with open(source, "rb") as f:
                         shutil.copyfileobj(f, out)
                 except OSError as e:
-                    raise DataError(f"Could not read {show_path(source)} ({e.strerror or type(e).__name__}): check "
-                                    f"that the file is readable, or unset MAKEMORE_NAMES to download it.") from None
+                    raise DataError(
+                        f"Could not read {show_path(source)} ({e.strerror or type(e).__name__}): check "
+                        f"that the file is readable, or unset MAKEMORE_NAMES to download it."
+                    ) from None
                 origin = f"copied from {show_path(source)}"
             else:
                 try:
@@ -75,16 +83,23 @@ def fetch_names(dest: str | os.PathLike = NAMES_PATH, source: str | None = None,
                         shutil.copyfileobj(r, out)
                 except (OSError, ValueError, http.client.HTTPException) as e:
                     # note: a connection can also break mid-download (IncompleteRead is not an OSError)
-                    raise DataError(f"Could not download names.txt from {url} ({type(e).__name__}: {e}). Nothing "
-                                    f"was written. Check your network and run `make setup` again, or download "
-                                    f"the file by hand and set MAKEMORE_NAMES=/path/to/names.txt.") from e
+                    raise DataError(
+                        f"Could not download names.txt from {url} ({type(e).__name__}: {e}). Nothing "
+                        f"was written. Check your network and run `make setup` again, or download "
+                        f"the file by hand and set MAKEMORE_NAMES=/path/to/names.txt."
+                    ) from e
                 origin = f"downloaded from {url}"
         got = sha256_file(tmp)
         if got != sha256:
-            fix = ("point MAKEMORE_NAMES to the original names.txt (or unset it to download the file)" if source
-                   else "run `make setup` again, or download the file by hand and set MAKEMORE_NAMES to it")
-            raise DataError(f"names.txt {origin} has SHA-256 {got}, expected {sha256}: it is not the makemore "
-                            f"data set (or it was cut short). Nothing was written to {show_path(dest)}; {fix}.")
+            fix = (
+                "point MAKEMORE_NAMES to the original names.txt (or unset it to download the file)"
+                if source
+                else "run `make setup` again, or download the file by hand and set MAKEMORE_NAMES to it"
+            )
+            raise DataError(
+                f"names.txt {origin} has SHA-256 {got}, expected {sha256}: it is not the makemore "
+                f"data set (or it was cut short). Nothing was written to {show_path(dest)}; {fix}."
+            )
         # note: mkstemp makes the file readable by its owner only; give it the usual permissions
         umask = os.umask(0)
         os.umask(umask)
@@ -106,25 +121,33 @@ def load_words(path: str | os.PathLike = NAMES_PATH) -> list[str]:
     path = Path(path)
     if not path.is_file():
         if path.exists():
-            raise DataError(f"Word list {show_path(path)} is not a file (a folder?): pass the path of a text file "
-                            f"with one word per line.")
-        hint = ("run `make setup` to fetch and verify it" if path.resolve() == NAMES_PATH.resolve()
-                else "check the path (a relative path counts from the folder you run in)")
+            raise DataError(
+                f"Word list {show_path(path)} is not a file (a folder?): pass the path of a text file "
+                f"with one word per line."
+            )
+        hint = (
+            "run `make setup` to fetch and verify it"
+            if path.resolve() == NAMES_PATH.resolve()
+            else "check the path (a relative path counts from the folder you run in)"
+        )
         raise DataError(f"Word list {show_path(path)} not found: {hint}.")
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise DataError(f"Could not read {show_path(path)} ({e.strerror or type(e).__name__}): check that it "
-                        f"is readable.") from None
+        raise DataError(
+            f"Could not read {show_path(path)} ({e.strerror or type(e).__name__}): check that it is readable."
+        ) from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DataError(f"{show_path(path)} is UTF-16 text (Windows 'Unicode'): save it as UTF-8.")
     body = raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw  # note: a byte-order mark is dropped
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
-        lineno = body[:e.start].count(b"\n") + 1
-        raise DataError(f"{show_path(path)} line {lineno}: byte 0x{body[e.start]:02x} is not UTF-8 text (it was "
-                        f"probably saved as Latin-1 or Windows-1252): save the file as UTF-8.") from None
+        lineno = body[: e.start].count(b"\n") + 1
+        raise DataError(
+            f"{show_path(path)} line {lineno}: byte 0x{body[e.start]:02x} is not UTF-8 text (it was "
+            f"probably saved as Latin-1 or Windows-1252): save the file as UTF-8."
+        ) from None
     # note: universal newlines, as Python's open() reads text; line numbers are those of an editor
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     words = []
@@ -135,9 +158,11 @@ def load_words(path: str | os.PathLike = NAMES_PATH) -> list[str]:
         for col, ch in enumerate(word, start=len(line) - len(line.lstrip()) + 1):
             if ch not in ALPHABET:
                 name = unicodedata.name(ch, f"U+{ord(ch):04X}")
-                raise DataError(f"{show_path(path)} line {lineno}, character {col}: {line.strip()!r} has {ch!r} "
-                                f"({name}); words may only use the letters a-z (upper case is lower-cased). "
-                                f"Remove or replace it.")
+                raise DataError(
+                    f"{show_path(path)} line {lineno}, character {col}: {line.strip()!r} has {ch!r} "
+                    f"({name}); words may only use the letters a-z (upper case is lower-cased). "
+                    f"Remove or replace it."
+                )
         words.append(word)
     if not words:
         raise DataError(f"{show_path(path)} holds no words: put one word per line.")

@@ -61,8 +61,9 @@ def _gradients(params: dict, cache: dict, backward: Backward) -> list[torch.Tens
 
 
 @torch.no_grad()
-def sgd_step(params: dict[str, torch.Tensor], Xb: torch.Tensor, Yb: torch.Tensor, lr: float,
-             backward: Backward | None = None) -> float:
+def sgd_step(
+    params: dict[str, torch.Tensor], Xb: torch.Tensor, Yb: torch.Tensor, lr: float, backward: Backward | None = None
+) -> float:
     """One step of SGD; returns the batch loss (as measured before the update).
 
     `backward=None` is the tuned step of helpers.fast; else forward + your `backward(params, cache)`.
@@ -77,8 +78,11 @@ def sgd_step(params: dict[str, torch.Tensor], Xb: torch.Tensor, Yb: torch.Tensor
     new = torch._foreach_add(values, grads, alpha=-lr)
     # note: one sum (in float64, which can't overflow) is finite exactly when the loss and every entry are
     if not math.isfinite(torch.cat([loss.view(1)] + [p.view(-1) for p in new]).sum(dtype=torch.float64).item()):
-        raise TrainingDiverged(f"the loss is {loss.item()}" if not math.isfinite(loss.item()) else
-                               "the update would make a parameter non-finite, so it was not applied")
+        raise TrainingDiverged(
+            f"the loss is {loss.item()}"
+            if not math.isfinite(loss.item())
+            else "the update would make a parameter non-finite, so it was not applied"
+        )
     torch._foreach_copy_(values, new)
     return loss.item()
 
@@ -99,9 +103,18 @@ class _StopOnSigint:
             signal.signal(signal.SIGINT, self._old if self._old is not None else signal.default_int_handler)
 
 
-def train(params: dict[str, torch.Tensor], Xtr: torch.Tensor, Ytr: torch.Tensor, cfg: Config, g: torch.Generator,
-          *, backward: Backward | None = None, steps: int | None = None, progress: bool = True,
-          log_every: int = 10_000) -> TrainResult:
+def train(
+    params: dict[str, torch.Tensor],
+    Xtr: torch.Tensor,
+    Ytr: torch.Tensor,
+    cfg: Config,
+    g: torch.Generator,
+    *,
+    backward: Backward | None = None,
+    steps: int | None = None,
+    progress: bool = True,
+    log_every: int = 10_000,
+) -> TrainResult:
     """Train `params` in place with the lecture's schedule; return the loss history.
 
     `g` (a CPU generator: the one that initialised the parameters, as in the lecture) draws the batches.
@@ -127,7 +140,10 @@ def train(params: dict[str, torch.Tensor], Xtr: torch.Tensor, Ytr: torch.Tensor,
                     raise TrainingDiverged(
                         f"training stopped at step {i}: {e}. The parameters keep their last finite values and "
                         f"the loss history (the exception's .result.lossi) its {i} entries; try a smaller "
-                        f"learning rate (cfg.lr={cfg.lr}).", step=i, result=result) from None
+                        f"learning rate (cfg.lr={cfg.lr}).",
+                        step=i,
+                        result=result,
+                    ) from None
                 result.lossi.append(math.log10(loss) if loss > 0 else float("-inf"))
                 result.steps_done = i + 1
                 if log_every and i % log_every == 0:  # print every once in a while
@@ -139,6 +155,8 @@ def train(params: dict[str, torch.Tensor], Xtr: torch.Tensor, Ytr: torch.Tensor,
         bar.update(result.steps_done - bar.n)
         bar.close()
     if result.interrupted:
-        print(f"interrupted: stopped cleanly after {result.steps_done} of {steps} steps; the parameters and "
-              f"the loss history ({len(result.lossi)} entries) agree, so the next cells can use them.")
+        print(
+            f"interrupted: stopped cleanly after {result.steps_done} of {steps} steps; the parameters and "
+            f"the loss history ({len(result.lossi)} entries) agree, so the next cells can use them."
+        )
     return result

@@ -6,6 +6,9 @@ import torch
 
 from helpers.names import NAMES_PATH, NAMES_SHA256, sha256_file
 
+# the shared fixtures of the error tests (ckpt, and isolated: no network, no MAKEMORE_NAMES)
+pytest_plugins = ["support"]
+
 # tests run with one thread, as the lessons do: the same numbers every run
 torch.set_num_threads(1)
 

@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-import errno
 import hashlib
-import http.client
 import importlib
-import io
-import math
-import os
-import pickle
-import re
-import signal
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,21 +11,54 @@ from pathlib import Path
 import pytest
 import torch
 
-import helpers
-from helpers import (CheckpointError, Config, DataError, TrainingDiverged, build_dataset, init_params, itos,
-                     load_checkpoint, load_splits, load_words, make_generator, manual_backward, save_checkpoint,
-                     setup_torch, split_words, train)
-from helpers.config import ROOT
-from helpers.names import fetch_names
+from helpers import Config, build_dataset, init_params, itos, make_generator, manual_backward, save_checkpoint, train
 
 names_mod = importlib.import_module("helpers.names")
 checkpoint_mod = importlib.import_module("helpers.checkpoint")
 
 
-WORDS = ["emma", "olivia", "ava", "isabella", "sophia", "charlotte", "mia", "amelia", "harper", "evelyn",
-         "abigail", "emily", "elizabeth", "mila", "ella", "avery", "sofia", "camila", "aria", "scarlett",
-         "victoria", "madison", "luna", "grace", "chloe", "penelope", "layla", "riley", "zoey", "nora",
-         "lily", "eleanor", "hannah", "lillian", "addison", "aubrey", "ellie", "stella", "natalie", "zoe"]
+WORDS = [
+    "emma",
+    "olivia",
+    "ava",
+    "isabella",
+    "sophia",
+    "charlotte",
+    "mia",
+    "amelia",
+    "harper",
+    "evelyn",
+    "abigail",
+    "emily",
+    "elizabeth",
+    "mila",
+    "ella",
+    "avery",
+    "sofia",
+    "camila",
+    "aria",
+    "scarlett",
+    "victoria",
+    "madison",
+    "luna",
+    "grace",
+    "chloe",
+    "penelope",
+    "layla",
+    "riley",
+    "zoey",
+    "nora",
+    "lily",
+    "eleanor",
+    "hannah",
+    "lillian",
+    "addison",
+    "aubrey",
+    "ellie",
+    "stella",
+    "natalie",
+    "zoe",
+]
 TINY = Config(n_embd=4, n_hidden=16, steps=40, batch_size=16)  # a model small enough for milliseconds a step
 SHA = "5" * 64  # stands in for names.txt's SHA-256 in checkpoints
 
@@ -141,5 +165,3 @@ def ckpt(tmp_path) -> Path:
     """A good checkpoint of TINY, trained on the data of SHA."""
     params, _ = fresh()
     return save_checkpoint(params, TINY, itos, SHA, path=tmp_path / "model.pt")
-
-

@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import hashlib
-import http.client
-import importlib
-import io
-import math
-import os
 import pickle
-import re
-import signal
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import torch
+from support import SHA, TINY, assert_same_params, checkpoint_mod, files_in, fresh, write
 
-import helpers
-from helpers import (CheckpointError, Config, DataError, TrainingDiverged, build_dataset, init_params, itos,
-                     load_checkpoint, load_splits, load_words, make_generator, manual_backward, save_checkpoint,
-                     setup_torch, split_words, train)
+from helpers import CheckpointError, itos, load_checkpoint, save_checkpoint
 from helpers.config import ROOT
-from helpers.names import fetch_names
 
-from support import (SHA, TINY, WORDS, OnBatch, all_finite, assert_same_params, batch_of_step, ckpt, files_in, fresh,
-                     isolated, result_of, run, sha, tiny_data, write, names_mod, checkpoint_mod)
 
 def test_checkpoint_missing(tmp_path):
     with pytest.raises(CheckpointError) as e:
@@ -54,7 +39,7 @@ def test_checkpoint_missing_is_named_relative_to_the_repository():
 @pytest.mark.parametrize("keep", [0.0, 0.01, 0.5, 0.99], ids=["empty", "1%", "half", "99%"])
 def test_checkpoint_truncated(ckpt, keep):
     data = ckpt.read_bytes()
-    ckpt.write_bytes(data[:int(len(data) * keep)])
+    ckpt.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(ckpt)
     msg = str(e.value)
@@ -62,13 +47,22 @@ def test_checkpoint_truncated(ckpt, keep):
     assert "Delete it and run" in msg and "03_manual_backprop_training" in msg
 
 
-@pytest.mark.parametrize("junk", [torch.randint(0, 256, (5000,), generator=torch.Generator().manual_seed(0))
-                                  .to(torch.uint8).numpy().tobytes(), b"\0" * 4096, b"PK\x03\x04" + b"x" * 200],
-                         ids=["random-bytes", "zeros", "zip-header-then-garbage"])
+@pytest.mark.parametrize(
+    "junk",
+    [
+        torch.randint(0, 256, (5000,), generator=torch.Generator().manual_seed(0)).to(torch.uint8).numpy().tobytes(),
+        b"\0" * 4096,
+        b"PK\x03\x04" + b"x" * 200,
+    ],
+    ids=["random-bytes", "zeros", "zip-header-then-garbage"],
+)
 def test_checkpoint_corrupted(tmp_path, junk):
     path = write(tmp_path / "model.pt", junk)
-    with pytest.raises(CheckpointError, match=r"is damaged or is not a checkpoint of this series .*Delete it and "
-                                              r"run notebooks/03_manual_backprop_training"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"is damaged or is not a checkpoint of this series .*Delete it and "
+        r"run notebooks/03_manual_backprop_training",
+    ):
         load_checkpoint(path)
 
 
@@ -95,11 +89,14 @@ def test_checkpoint_trained_on_other_data(ckpt):
     assert "03_manual_backprop_training" in msg
 
 
-@pytest.mark.parametrize("content, why", [
-    ([1, 2, 3], "it holds a list, not a dict"),
-    ({"params": {}}, "missing bn, config, itos, data_sha256"),
-    ("a string", "it holds a str"),
-])
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        ([1, 2, 3], "it holds a list, not a dict"),
+        ({"params": {}}, "missing bn, config, itos, data_sha256"),
+        ("a string", "it holds a str"),
+    ],
+)
 def test_checkpoint_not_a_checkpoint(tmp_path, content, why):
     path = tmp_path / "model.pt"
     torch.save(content, path)
@@ -115,14 +112,18 @@ def test_checkpoint_a_text_file(tmp_path):
         load_checkpoint(path)
 
 
-@pytest.mark.parametrize("change, why", [
-    (lambda c: c["params"].pop("W2"), "'params' must hold the tensors"),
-    (lambda c: c["params"].update(W1=torch.zeros(3, 3)), "W1 has shape (3, 3)"),
-    (lambda c: c.update(format=99), "format 99, expected 1"),
-    (lambda c: c.update(data_sha256=None), "'data_sha256' must be"),
-    (lambda c: c["config"].pop("n_hidden"), "'config' must hold"),
-    (lambda c: c.update(bn={"mean": torch.zeros(1, 3)}), "'bn' must be None or hold"),
-], ids=["param-missing", "wrong-shape", "other-format", "no-data-sha", "config-field-missing", "bad-bn"])
+@pytest.mark.parametrize(
+    "change, why",
+    [
+        (lambda c: c["params"].pop("W2"), "'params' must hold the tensors"),
+        (lambda c: c["params"].update(W1=torch.zeros(3, 3)), "W1 has shape (3, 3)"),
+        (lambda c: c.update(format=99), "format 99, expected 1"),
+        (lambda c: c.update(data_sha256=None), "'data_sha256' must be"),
+        (lambda c: c["config"].pop("n_hidden"), "'config' must hold"),
+        (lambda c: c.update(bn={"mean": torch.zeros(1, 3)}), "'bn' must be None or hold"),
+    ],
+    ids=["param-missing", "wrong-shape", "other-format", "no-data-sha", "config-field-missing", "bad-bn"],
+)
 def test_checkpoint_with_a_wrong_layout(ckpt, change, why):
     content = torch.load(ckpt, weights_only=True)
     change(content)
@@ -179,8 +180,9 @@ def test_checkpoint_never_unpickles_arbitrary_objects(tmp_path, how):
     assert flag.exists()
 
 
-@pytest.mark.parametrize("crash", [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()],
-                         ids=["disk-full", "ctrl-c"])
+@pytest.mark.parametrize(
+    "crash", [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()], ids=["disk-full", "ctrl-c"]
+)
 def test_checkpoint_write_is_atomic(ckpt, monkeypatch, crash):
     before = ckpt.read_bytes()
 

@@ -3,59 +3,49 @@
 from __future__ import annotations
 
 import dataclasses
-import errno
-import hashlib
-import http.client
-import importlib
-import io
 import math
-import os
-import pickle
 import re
-import signal
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 import torch
 
-import helpers
-from helpers import (CheckpointError, Config, DataError, TrainingDiverged, build_dataset, init_params, itos,
-                     load_checkpoint, load_splits, load_words, make_generator, manual_backward, save_checkpoint,
-                     setup_torch, split_words, train)
-from helpers.config import RULES, ROOT
-from helpers.names import fetch_names
+from helpers import Config, make_generator
+from helpers.config import RULES
 
-from support import (SHA, TINY, WORDS, OnBatch, all_finite, assert_same_params, batch_of_step, ckpt, files_in, fresh,
-                     isolated, result_of, run, sha, tiny_data, write, names_mod, checkpoint_mod)
 
-@pytest.mark.parametrize("field, value, allowed", [
-    ("batch_size", 1, "an integer >= 2"),
-    ("batch_size", 0, "an integer >= 2"),
-    ("block_size", 0, "an integer >= 1"),
-    ("n_embd", 0, "an integer >= 1"),
-    ("n_hidden", 0, "an integer >= 1"),
-    ("n_hidden", -16, "an integer >= 1"),
-    ("steps", -1, "an integer >= 0"),
-    ("lr", 0.0, "a finite number > 0"),
-    ("lr", -0.1, "a finite number > 0"),
-    ("lr_final", 0, "a finite number > 0"),
-    ("lr_decay_step", -1, "an integer >= 0"),
-    ("threads", 0, "an integer >= 1"),
-    ("seed", -1, "an integer in [0, 2**64)"),
-])
+@pytest.mark.parametrize(
+    "field, value, allowed",
+    [
+        ("batch_size", 1, "an integer >= 2"),
+        ("batch_size", 0, "an integer >= 2"),
+        ("block_size", 0, "an integer >= 1"),
+        ("n_embd", 0, "an integer >= 1"),
+        ("n_hidden", 0, "an integer >= 1"),
+        ("n_hidden", -16, "an integer >= 1"),
+        ("steps", -1, "an integer >= 0"),
+        ("lr", 0.0, "a finite number > 0"),
+        ("lr", -0.1, "a finite number > 0"),
+        ("lr_final", 0, "a finite number > 0"),
+        ("lr_decay_step", -1, "an integer >= 0"),
+        ("threads", 0, "an integer >= 1"),
+        ("seed", -1, "an integer in [0, 2**64)"),
+    ],
+)
 def test_config_out_of_range(field, value, allowed):
     with pytest.raises(ValueError) as e:
         Config(**{field: value})
     assert f"Config.{field}={value!r} is not allowed" in str(e.value) and allowed in str(e.value)
 
 
-@pytest.mark.parametrize("field, value", [("lr", math.nan), ("lr", math.inf), ("lr", -math.inf),
-                                          ("lr_final", math.nan)])
+@pytest.mark.parametrize(
+    "field, value", [("lr", math.nan), ("lr", math.inf), ("lr", -math.inf), ("lr_final", math.nan)]
+)
 def test_config_lr_not_finite(field, value):
-    with pytest.raises(ValueError, match=rf"Config\.{field}=(nan|inf|-inf) is not allowed: {field} must be a "
-                                         rf"finite number > 0"):
+    with pytest.raises(
+        ValueError,
+        match=rf"Config\.{field}=(nan|inf|-inf) is not allowed: {field} must be a "
+        rf"finite number > 0",
+    ):
         Config(**{field: value})
 
 
@@ -80,10 +70,22 @@ def test_config_cuda_index_beyond_the_gpus(monkeypatch):
         Config(device="cuda:3")
 
 
-@pytest.mark.parametrize("field, value", [("batch_size", 32.0), ("batch_size", True), ("n_hidden", "200"),
-                                          ("steps", 1e5), ("lr", "0.1"), ("lr", True), ("seed", None)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("batch_size", 32.0),
+        ("batch_size", True),
+        ("n_hidden", "200"),
+        ("steps", 1e5),
+        ("lr", "0.1"),
+        ("lr", True),
+        ("seed", None),
+    ],
+)
 def test_config_wrong_types(field, value):
-    with pytest.raises(ValueError, match=rf"Config\.{field}=.* is not allowed: {field} must be {re.escape(RULES[field][1])}"):
+    with pytest.raises(
+        ValueError, match=rf"Config\.{field}=.* is not allowed: {field} must be {re.escape(RULES[field][1])}"
+    ):
         Config(**{field: value})
 
 

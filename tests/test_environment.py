@@ -20,8 +20,18 @@ def _pins() -> dict[str, str]:
 
 def test_requirements_pin_the_whole_stack():
     pins = _pins()
-    for name in ("torch", "matplotlib", "jupyterlab", "tqdm", "nbval", "pytest", "ipywidgets", "ipykernel",
-                 "nbconvert", "numpy"):
+    for name in (
+        "torch",
+        "matplotlib",
+        "jupyterlab",
+        "tqdm",
+        "nbval",
+        "pytest",
+        "ipywidgets",
+        "ipykernel",
+        "nbconvert",
+        "numpy",
+    ):
         assert name in pins, f"{name} is not pinned in requirements.txt"
     assert pins["torch"] == "2.13.0"
 

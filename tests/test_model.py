@@ -3,8 +3,20 @@
 import torch
 
 import helpers
-from helpers import (PARAM_NAMES, Config, calibrate, forward, init_params, load_checkpoint,
-                     make_generator, sample_names, save_checkpoint, sgd_step, split_loss, train)
+from helpers import (
+    PARAM_NAMES,
+    Config,
+    calibrate,
+    forward,
+    init_params,
+    load_checkpoint,
+    make_generator,
+    sample_names,
+    save_checkpoint,
+    sgd_step,
+    split_loss,
+    train,
+)
 
 SMALL = Config(n_hidden=32, steps=200)
 

@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
 import errno
-import hashlib
 import http.client
 import importlib
 import io
-import math
-import os
-import pickle
-import re
-import signal
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
-import torch
+from support import WORDS, files_in, names_mod, sha, write
 
-import helpers
-from helpers import (CheckpointError, Config, DataError, TrainingDiverged, build_dataset, init_params, itos,
-                     load_checkpoint, load_splits, load_words, make_generator, manual_backward, save_checkpoint,
-                     setup_torch, split_words, train)
+from helpers import DataError, build_dataset, load_words, split_words
 from helpers.config import ROOT
 from helpers.names import fetch_names
 
-from support import (SHA, TINY, WORDS, OnBatch, all_finite, assert_same_params, batch_of_step, ckpt, files_in, fresh,
-                     isolated, result_of, run, sha, tiny_data, write, names_mod, checkpoint_mod)
 
 def test_data_missing_file(tmp_path):
     with pytest.raises(DataError, match="not found") as e:
@@ -95,8 +82,14 @@ def test_data_download_failure(tmp_path, monkeypatch):
     assert dest.read_bytes() == b"an older names.txt\n" and files_in(tmp_path) == ["names.txt"]
 
 
-@pytest.mark.parametrize("broken", [ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"),
-                                    http.client.IncompleteRead(b"", 1000), TimeoutError("timed out")])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"),
+        http.client.IncompleteRead(b"", 1000),
+        TimeoutError("timed out"),
+    ],
+)
 def test_data_download_breaks_mid_stream(tmp_path, monkeypatch, broken):
     class Response(io.BytesIO):  # hands out some bytes, then the connection breaks
         def read(self, n=-1):
@@ -173,16 +166,20 @@ def test_data_upper_case_is_lower_cased(tmp_path):
     assert load_words(write(tmp_path / "w.txt", "Emma\n  OLIVIA \nAvA\n")) == ["emma", "olivia", "ava"]
 
 
-@pytest.mark.parametrize("line, char, name", [
-    ("emma2", "2", "DIGIT TWO"),
-    ("zoé", "é", "LATIN SMALL LETTER E WITH ACUTE"),
-    ("ZOÉ", "É", "LATIN CAPITAL LETTER E WITH ACUTE"),
-    ("mary ann", " ", "SPACE"),
-    ("st.john", ".", "FULL STOP"),
-    ("anne-marie", "-", "HYPHEN-MINUS"),
-    ("ann\tmarie", "\t", "U+0009"),
-    ("ann\x85a", "\x85", "U+0085"),  # a line break to str.splitlines, but not to an editor
-], ids=["digit", "accent", "upper-case-accent", "space", "dot", "hyphen", "tab", "next-line-control"])
+@pytest.mark.parametrize(
+    "line, char, name",
+    [
+        ("emma2", "2", "DIGIT TWO"),
+        ("zoé", "é", "LATIN SMALL LETTER E WITH ACUTE"),
+        ("ZOÉ", "É", "LATIN CAPITAL LETTER E WITH ACUTE"),
+        ("mary ann", " ", "SPACE"),
+        ("st.john", ".", "FULL STOP"),
+        ("anne-marie", "-", "HYPHEN-MINUS"),
+        ("ann\tmarie", "\t", "U+0009"),
+        ("ann\x85a", "\x85", "U+0085"),  # a line break to str.splitlines, but not to an editor
+    ],
+    ids=["digit", "accent", "upper-case-accent", "space", "dot", "hyphen", "tab", "next-line-control"],
+)
 def test_data_characters_outside_the_vocabulary(tmp_path, line, char, name):
     path = write(tmp_path / "w.txt", f"emma\nolivia\n\n{line}\nava\n")
     with pytest.raises(DataError) as e:
@@ -193,7 +190,7 @@ def test_data_characters_outside_the_vocabulary(tmp_path, line, char, name):
 
 
 def test_data_non_utf8_bytes(tmp_path):
-    path = write(tmp_path / "w.txt", "emma\nolivia\nzo".encode() + "é\n".encode("latin-1"))
+    path = write(tmp_path / "w.txt", b"emma\nolivia\nzo" + "é\n".encode("latin-1"))
     with pytest.raises(DataError) as e:
         load_words(path)
     msg = str(e.value)

@@ -27,7 +27,7 @@ def run_until_checkpoint_loaded(name: str) -> None:
         for i, src in enumerate(cells[: upto + 1]):
             try:
                 exec(compile(src, f"{name} cell {i}", "exec"), ns)
-            except CheckpointError as e:
+            except CheckpointError:
                 assert i == upto, f"{name}: cell {i} failed before the cell that loads the checkpoint"
                 raise
     finally:
@@ -41,9 +41,14 @@ def checkpoint(tmp_path, monkeypatch, names_path):
     return path
 
 
-@pytest.mark.parametrize("name, also", [("04_batchnorm_calibration.ipynb", None),
-                                        ("05_evaluation.ipynb", "04_batchnorm_calibration"),
-                                        ("06_sampling.ipynb", "04_batchnorm_calibration")])
+@pytest.mark.parametrize(
+    "name, also",
+    [
+        ("04_batchnorm_calibration.ipynb", None),
+        ("05_evaluation.ipynb", "04_batchnorm_calibration"),
+        ("06_sampling.ipynb", "04_batchnorm_calibration"),
+    ],
+)
 def test_before_lesson_03_the_message_names_it(checkpoint, name, also):
     with pytest.raises(CheckpointError) as e:
         run_until_checkpoint_loaded(name)

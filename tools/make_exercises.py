@@ -66,15 +66,20 @@ def _blank(ex: Exercise) -> str:
     """The blank of an exercise, from the catalogue."""
     if ex.function:
         ret = ", ".join(f'"{g[1:]}": {g}' for g in ex.grads)
-        return "\n".join([
-            f"def {ex.function}(params, cache):",
-            f"    {MARKER}: exercise {ex.id}, {ex.title}. No autograd: compute every gradient by hand,",
-            "    # and finish with",
-            f"    # return {{{ret}}}",
-            f'    raise NotImplementedError("exercise {ex.id}: write {ex.function}(params, cache)")'])
-    head = [f"{MARKER}: exercise {ex.id}, {ex.title}.",
-            "# Replace each `...` with your gradient (it has the shape of the tensor it belongs to), then run the",
-            "# check cell below."]
+        return "\n".join(
+            [
+                f"def {ex.function}(params, cache):",
+                f"    {MARKER}: exercise {ex.id}, {ex.title}. No autograd: compute every gradient by hand,",
+                "    # and finish with",
+                f"    # return {{{ret}}}",
+                f'    raise NotImplementedError("exercise {ex.id}: write {ex.function}(params, cache)")',
+            ]
+        )
+    head = [
+        f"{MARKER}: exercise {ex.id}, {ex.title}.",
+        "# Replace each `...` with your gradient (it has the shape of the tensor it belongs to), then run the",
+        "# check cell below.",
+    ]
     return "\n".join(head + [f"{g} = ..." for g in ex.grads])
 
 
@@ -90,8 +95,10 @@ def _checks(src: str, ex: Exercise, where: str) -> str:
     else:
         names = re.findall(r"cmp\(\"\w+\", (\w+), \w+\)", compared)
         if names != list(ex.grads):
-            raise GeneratorError(f"{where}: the check cell compares {names}, but helpers.exercises.EXERCISES"
-                                 f"[{ex.id!r}] lists {list(ex.grads)}: keep the two in step")
+            raise GeneratorError(
+                f"{where}: the check cell compares {names}, but helpers.exercises.EXERCISES"
+                f"[{ex.id!r}] lists {list(ex.grads)}: keep the two in step"
+            )
         body = [f'check("{ex.id}", "{g}", ns=globals())' for g in ex.grads]
         body[-1] = "_ = " + body[-1]
     imports = f"from helpers.exercises import {'check_backward' if ex.function else 'check'}"
@@ -107,11 +114,16 @@ def _guard(src: str, ex: Exercise, where: str) -> str:
         if tok.type == tokenize.STRING and tok.start[0] != tok.end[0]:
             raise GeneratorError(f"{where}: a multi-line string would change when the cell is indented")
     why = f"this cell uses your answer to exercise {ex.id}"
-    return "\n".join(["from helpers.exercises import solved", "",
-                      f'if solved("{ex.id}"):  # {why}',
-                      textwrap.indent(src, "    "),
-                      "else:",
-                      f'    print("skipped: {why}; it runs once exercise {ex.id} passes its checks")'])
+    return "\n".join(
+        [
+            "from helpers.exercises import solved",
+            "",
+            f'if solved("{ex.id}"):  # {why}',
+            textwrap.indent(src, "    "),
+            "else:",
+            f'    print("skipped: {why}; it runs once exercise {ex.id} passes its checks")',
+        ]
+    )
 
 
 def _lint(src: str, learner: set[str], where: str) -> None:
@@ -123,13 +135,19 @@ def _lint(src: str, learner: set[str], where: str) -> None:
     stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
     stored |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
     stored |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
-    stored |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
-               for a in n.names}
+    stored |= {
+        (a.asname or a.name).split(".")[0]
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        for a in n.names
+    }
     loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     used = sorted((loaded - stored) & learner)
     if used:
-        raise GeneratorError(f"{where}: uses {', '.join(used)}, which the learner's answer defines: tag the cell "
-                             f"`needs-solution` so it is skipped until the exercise is solved")
+        raise GeneratorError(
+            f"{where}: uses {', '.join(used)}, which the learner's answer defines: tag the cell "
+            f"`needs-solution` so it is skipped until the exercise is solved"
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -143,8 +161,10 @@ def build(src: Path) -> nbformat.NotebookNode:
     exercises = [e for e in EXERCISES.values() if e.lesson == lesson]
     solutions = [c for c in nb.cells if "solution" in _tags(c)]
     if len(solutions) != len(exercises):
-        raise GeneratorError(f"{src.name}: {len(solutions)} cells tagged `solution`, but lesson {lesson} has "
-                             f"{len(exercises)} exercises ({', '.join(e.id for e in exercises)})")
+        raise GeneratorError(
+            f"{src.name}: {len(solutions)} cells tagged `solution`, but lesson {lesson} has "
+            f"{len(exercises)} exercises ({', '.join(e.id for e in exercises)})"
+        )
     current: Exercise | None = None
     learner: set[str] = set()
     todo = iter(exercises)
@@ -169,20 +189,36 @@ def build(src: Path) -> nbformat.NotebookNode:
         elif cell.cell_type == "code" and current is not None:
             _lint(cell.source, learner, where)
     ids = ", ".join(e.id for e in exercises)
-    intro = nbformat.v4.new_markdown_cell(id="exercise-intro", source="\n".join([
-        f"> **Exercise version** of `notebooks/{src.name}` (exercise{'s' if len(exercises) > 1 else ''} {ids}), "
-        f"generated from it by `make exercises`.",
-        ">",
-        "> Fill in every cell marked `# YOUR CODE HERE` and run the check cell below it. A check says whether each "
-        "gradient is *exactly right*, *approximately right* (floating-point rounding) or *not attempted yet*, "
-        "and otherwise what is wrong — the shape, or which values, with a hint pointing at the step — without "
-        "showing the answer. A cell that needs an exercise you have not solved yet is skipped, so *Run All* "
-        "always gets to the end, where a table shows your progress.",
-        ">",
-        f"> Stuck? The lesson `notebooks/{src.name}` has the solution. More in `docs/exercises.md`."]))
-    summary = nbformat.v4.new_code_cell(id="exercise-progress", metadata={"tags": ["progress"]}, source="\n".join([
-        "from helpers.exercises import progress", "",
-        f'progress("{lesson}")  # which gradients pass their checks so far']))
+    intro = nbformat.v4.new_markdown_cell(
+        id="exercise-intro",
+        source="\n".join(
+            [
+                f"> **Exercise version** of `notebooks/{src.name}` "
+                f"(exercise{'s' if len(exercises) > 1 else ''} {ids}), "
+                f"generated from it by `make exercises`.",
+                ">",
+                "> Fill in every cell marked `# YOUR CODE HERE` and run the check cell below it. "
+                "A check says whether each gradient is *exactly right*, *approximately right* "
+                "(floating-point rounding) or *not attempted yet*, "
+                "and otherwise what is wrong — the shape, or which values, with a hint pointing at the step — without "
+                "showing the answer. A cell that needs an exercise you have not solved yet is skipped, so *Run All* "
+                "always gets to the end, where a table shows your progress.",
+                ">",
+                f"> Stuck? The lesson `notebooks/{src.name}` has the solution. More in `docs/exercises.md`.",
+            ]
+        ),
+    )
+    summary = nbformat.v4.new_code_cell(
+        id="exercise-progress",
+        metadata={"tags": ["progress"]},
+        source="\n".join(
+            [
+                "from helpers.exercises import progress",
+                "",
+                f'progress("{lesson}")  # which gradients pass their checks so far',
+            ]
+        ),
+    )
     nb.cells = [intro, *nb.cells, summary]
     nb.metadata.pop("widgets", None)  # the progress bars' saved state: an output, cleared with the others
     return nb
@@ -241,8 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         why = _worked_on(dest, text) if current is not None and not args.force else None
         if why:
             refused.append(dest)
-            print(f"{show(dest)}: not overwritten, {why} — save your work elsewhere, then rerun with --force "
-                  f"(make exercises FORCE=1)", file=sys.stderr)
+            print(
+                f"{show(dest)}: not overwritten, {why} — save your work elsewhere, then rerun with --force "
+                f"(make exercises FORCE=1)",
+                file=sys.stderr,
+            )
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         with open(dest, "w", encoding="utf-8", newline="\n") as f:

@@ -30,5 +30,21 @@ from .checks import (
     solved,
 )
 
-__all__ = ["APPROXIMATE", "ERROR", "EXACT", "EXERCISES", "NOT_ATTEMPTED", "NOT_CHECKED", "PROGRESS", "WRONG_SHAPE",
-           "WRONG_TYPE", "WRONG_VALUES", "Exercise", "Feedback", "check", "check_backward", "progress", "solved"]
+__all__ = [
+    "APPROXIMATE",
+    "ERROR",
+    "EXACT",
+    "EXERCISES",
+    "NOT_ATTEMPTED",
+    "NOT_CHECKED",
+    "PROGRESS",
+    "WRONG_SHAPE",
+    "WRONG_TYPE",
+    "WRONG_VALUES",
+    "Exercise",
+    "Feedback",
+    "check",
+    "check_backward",
+    "progress",
+    "solved",
+]

@@ -20,19 +20,42 @@ class Exercise:
     function: str | None = None  # exercise 4: the function the learner writes, `function(params, cache)`
 
 
-EXERCISES: dict[str, Exercise] = {e.id: e for e in (
-    Exercise("1a", "02", "from the loss to the logits",
-             ("dlogprobs", "dprobs", "dcounts_sum_inv", "dcounts_sum", "dcounts", "dnorm_logits", "dlogit_maxes",
-              "dlogits")),
-    Exercise("1b", "02", "the second linear layer, tanh, batch norm's scale and shift",
-             ("dh", "dW2", "db2", "dhpreact", "dbngain", "dbnraw", "dbnbias")),
-    Exercise("1c", "02", "batch norm, step by step",
-             ("dbnvar_inv", "dbnvar", "dbndiff2", "dbndiff", "dbnmeani", "dhprebn")),
-    Exercise("1d", "02", "the first linear layer and the embedding", ("dembcat", "dW1", "db1", "demb", "dC")),
-    Exercise("2", "02", "cross-entropy backward in one go", ("dlogits",)),
-    Exercise("3", "02", "batch norm backward in one go", ("dhprebn",)),
-    Exercise("4", "03", "the whole backward pass", tuple("d" + k for k in PARAM_NAMES), function="backward"),
-)}
+EXERCISES: dict[str, Exercise] = {
+    e.id: e
+    for e in (
+        Exercise(
+            "1a",
+            "02",
+            "from the loss to the logits",
+            (
+                "dlogprobs",
+                "dprobs",
+                "dcounts_sum_inv",
+                "dcounts_sum",
+                "dcounts",
+                "dnorm_logits",
+                "dlogit_maxes",
+                "dlogits",
+            ),
+        ),
+        Exercise(
+            "1b",
+            "02",
+            "the second linear layer, tanh, batch norm's scale and shift",
+            ("dh", "dW2", "db2", "dhpreact", "dbngain", "dbnraw", "dbnbias"),
+        ),
+        Exercise(
+            "1c",
+            "02",
+            "batch norm, step by step",
+            ("dbnvar_inv", "dbnvar", "dbndiff2", "dbndiff", "dbnmeani", "dhprebn"),
+        ),
+        Exercise("1d", "02", "the first linear layer and the embedding", ("dembcat", "dW1", "db1", "demb", "dC")),
+        Exercise("2", "02", "cross-entropy backward in one go", ("dlogits",)),
+        Exercise("3", "02", "batch norm backward in one go", ("dhprebn",)),
+        Exercise("4", "03", "the whole backward pass", tuple("d" + k for k in PARAM_NAMES), function="backward"),
+    )
+}
 
 
 def lesson_of(lesson: str | int) -> str:
@@ -46,8 +69,10 @@ def exercises_of(lesson: str | int | None) -> list[Exercise]:
         return list(EXERCISES.values())
     found = [e for e in EXERCISES.values() if e.lesson == lesson_of(lesson)]
     if not found:
-        raise ValueError(f"lesson {lesson!r} has no exercises; lessons with exercises: "
-                         f"{sorted({e.lesson for e in EXERCISES.values()})}")
+        raise ValueError(
+            f"lesson {lesson!r} has no exercises; lessons with exercises: "
+            f"{sorted({e.lesson for e in EXERCISES.values()})}"
+        )
     return found
 
 

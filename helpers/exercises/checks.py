@@ -39,13 +39,20 @@ WRONG_VALUES = "wrong values"
 APPROXIMATE = "approximately right"
 EXACT = "exactly right"
 NOT_CHECKED = "not checked yet"
-_MARK = {NOT_ATTEMPTED: "·", ERROR: "✗", WRONG_TYPE: "✗", WRONG_SHAPE: "✗", WRONG_VALUES: "✗",
-         APPROXIMATE: "≈", EXACT: "✓", NOT_CHECKED: " "}
+_MARK = {
+    NOT_ATTEMPTED: "·",
+    ERROR: "✗",
+    WRONG_TYPE: "✗",
+    WRONG_SHAPE: "✗",
+    WRONG_VALUES: "✗",
+    APPROXIMATE: "≈",
+    EXACT: "✓",
+    NOT_CHECKED: " ",
+}
 
 # "approximately right": torch.allclose with the absolute tolerance of lesson 02's 100-step check, because
 # b1's true gradient is exactly 0 and both computations return rounding noise of ~1e-8 for it
 RTOL, ATOL = 1e-5, 1e-7
-
 
 
 @dataclass
@@ -76,8 +83,13 @@ class Feedback:
     def __str__(self) -> str:
         text = f"{_MARK[self.status]} {self.name:15s} {self.status}" + (f": {self.detail}" if self.detail else "")
         if self.hint:
-            text += "\n" + textwrap.fill(self.hint, width=110, initial_indent=" " * 18 + "hint: ",
-                                         subsequent_indent=" " * 24, break_on_hyphens=False)
+            text += "\n" + textwrap.fill(
+                self.hint,
+                width=110,
+                initial_indent=" " * 18 + "hint: ",
+                subsequent_indent=" " * 24,
+                break_on_hyphens=False,
+            )
         return text
 
     def __repr__(self) -> str:
@@ -114,9 +126,11 @@ class Progress:
         right = sum(1 for *_, fb in rows if fb and fb.passed)
         done = [e.id for e in exercises if self.solved(e.id)]
         where = f"lesson {lesson_of(lesson)}" if lesson is not None else "all lessons"
-        lines = [f"Progress, {where}: {right} of {len(rows)} gradients right; exercises done: "
-                 f"{len(done)} of {len(exercises)}" + (f" ({', '.join(done)})" if done else ""),
-                 f"{'exercise':9s} {'gradient':16s} {'status':22s} maxdiff"]
+        lines = [
+            f"Progress, {where}: {right} of {len(rows)} gradients right; exercises done: "
+            f"{len(done)} of {len(exercises)}" + (f" ({', '.join(done)})" if done else ""),
+            f"{'exercise':9s} {'gradient':16s} {'status':22s} maxdiff",
+        ]
         for e, g, fb in rows:
             status = fb.status if fb else NOT_CHECKED
             maxdiff = f"{fb.maxdiff:.1e}" if fb and fb.maxdiff is not None else ""
@@ -137,7 +151,6 @@ def solved(exercise: str) -> bool:
     return PROGRESS.solved(exercise)
 
 
-
 _MISSING = object()
 
 
@@ -147,23 +160,32 @@ def _shape_hint(got: tuple[int, ...], ref: tuple[int, ...], tname: str) -> tuple
 
     if math.prod(got) == math.prod(ref) and squeeze(got) == squeeze(ref):
         if len(got) < len(ref):
-            return "keepdim", (f"the same numbers, but a size-1 dimension is gone: {tname} has shape {ref}, so its "
-                               f"gradient must too — a sum drops the dimension unless you pass keepdim=True, "
-                               f"and broadcasting would later spread the flat version the wrong way")
-        return "keepdim", (f"the same numbers, with an extra size-1 dimension: {tname} has shape {ref} — sum "
-                           f"without keepdim=True here")
+            return "keepdim", (
+                f"the same numbers, but a size-1 dimension is gone: {tname} has shape {ref}, so its "
+                f"gradient must too — a sum drops the dimension unless you pass keepdim=True, "
+                f"and broadcasting would later spread the flat version the wrong way"
+            )
+        return "keepdim", (
+            f"the same numbers, with an extra size-1 dimension: {tname} has shape {ref} — sum without keepdim=True here"
+        )
     if len(got) == 2 and got == ref[::-1]:
-        return "transposed", (f"looks transposed: {tname} has shape {ref}; in a matrix product's gradient, "
-                              f"let the shapes tell you which factor is transposed and which side it goes on")
+        return "transposed", (
+            f"looks transposed: {tname} has shape {ref}; in a matrix product's gradient, "
+            f"let the shapes tell you which factor is transposed and which side it goes on"
+        )
     if math.prod(got) == math.prod(ref):
         return "reshape", f"the right number of entries, arranged differently: view it as {tname}.shape, {ref}"
     if len(got) == len(ref) + 1 and got[1:] == ref:
-        return "broadcast", (f"{tname} {ref} was broadcast over the batch (dimension 0) in the forward pass, "
-                             f"so its gradient sums over that dimension")
-    if len(got) == len(ref) and all(g == r or r == 1 for g, r in zip(got, ref)):
-        dims = [i for i, (g, r) in enumerate(zip(got, ref)) if g != r]
-        return "broadcast", (f"{tname} has size 1 in dimension {', '.join(map(str, dims))}: it was broadcast there "
-                             f"in the forward pass, so its gradient sums over it (keepdim=True keeps the shape)")
+        return "broadcast", (
+            f"{tname} {ref} was broadcast over the batch (dimension 0) in the forward pass, "
+            f"so its gradient sums over that dimension"
+        )
+    if len(got) == len(ref) and all(g == r or r == 1 for g, r in zip(got, ref, strict=False)):
+        dims = [i for i, (g, r) in enumerate(zip(got, ref, strict=False)) if g != r]
+        return "broadcast", (
+            f"{tname} has size 1 in dimension {', '.join(map(str, dims))}: it was broadcast there "
+            f"in the forward pass, so its gradient sums over it (keepdim=True keeps the shape)"
+        )
     return "shape", f"a gradient always has the shape of its tensor: {tname} is {ref}"
 
 
@@ -190,30 +212,55 @@ def _where(got: torch.Tensor, ref: torch.Tensor) -> str:
     return text
 
 
-
-def _judge(exid: str, name: str, got: Any, ref: torch.Tensor, tname: str,
-           ctx: Callable[[], Reference | None], missing: str | None = None) -> Feedback:
+def _judge(
+    exid: str,
+    name: str,
+    got: Any,
+    ref: torch.Tensor,
+    tname: str,
+    ctx: Callable[[], Reference | None],
+    missing: str | None = None,
+) -> Feedback:
     if got is _MISSING:
         return Feedback(exid, name, NOT_ATTEMPTED, missing or f"there is no variable `{name}` yet")
     if got is None or got is Ellipsis:
-        return Feedback(exid, name, NOT_ATTEMPTED, f"`{name}` is still `{'...' if got is Ellipsis else 'None'}`: "
-                                                   f"replace it with your gradient")
+        return Feedback(
+            exid,
+            name,
+            NOT_ATTEMPTED,
+            f"`{name}` is still `{'...' if got is Ellipsis else 'None'}`: replace it with your gradient",
+        )
     if not isinstance(got, torch.Tensor):
-        return Feedback(exid, name, WRONG_TYPE, f"`{name}` is a {type(got).__name__}; expected a torch.Tensor of "
-                                                f"shape {tuple(ref.shape)}, like {tname}")
+        return Feedback(
+            exid,
+            name,
+            WRONG_TYPE,
+            f"`{name}` is a {type(got).__name__}; expected a torch.Tensor of shape {tuple(ref.shape)}, like {tname}",
+        )
     got = got.detach()
     if got.shape != ref.shape:
         key, hint = _shape_hint(tuple(got.shape), tuple(ref.shape), tname)
-        return Feedback(exid, name, WRONG_SHAPE, f"expected {tuple(ref.shape)} (the shape of {tname}), got "
-                                                 f"{tuple(got.shape)}", hint, mistake=key)
+        return Feedback(
+            exid,
+            name,
+            WRONG_SHAPE,
+            f"expected {tuple(ref.shape)} (the shape of {tname}), got {tuple(got.shape)}",
+            hint,
+            mistake=key,
+        )
     if got.dtype != ref.dtype:
         got = got.to(ref.dtype)
     if torch.equal(got, ref):
         return Feedback(exid, name, EXACT, "bit for bit autograd's numbers", maxdiff=0.0)
     maxdiff = (got - ref).abs().max().item() if torch.isfinite(got).all() else math.inf
     if torch.allclose(got, ref, rtol=RTOL, atol=ATOL):
-        return Feedback(exid, name, APPROXIMATE, f"maxdiff {maxdiff:.1e}, floating-point rounding (the same math, "
-                                                 f"grouped differently from autograd's)", maxdiff=maxdiff)
+        return Feedback(
+            exid,
+            name,
+            APPROXIMATE,
+            f"maxdiff {maxdiff:.1e}, floating-point rounding (the same math, grouped differently from autograd's)",
+            maxdiff=maxdiff,
+        )
     mistake, hint = diagnose(exid, name, got, ref, ctx)
     size = ref.abs().max().item()
     detail = f"maxdiff {maxdiff:.2e} (the gradient's largest entry is {size:.2e}); {_where(got, ref)}"
@@ -234,13 +281,12 @@ def _once(make: Callable[[], Reference]) -> Callable[[], Reference | None]:
     return get
 
 
-
-def check(exercise: str, name: str, tname: str | None = None, *, ns: Mapping[str, Any],
-          show: bool = True) -> Feedback:
+def check(exercise: str, name: str, tname: str | None = None, *, ns: Mapping[str, Any], show: bool = True) -> Feedback:
     """Check your gradient `name` (e.g. "dhprebn") against autograd's `tname.grad` (default: `name` without the d).
 
-    Both are looked up by name in `ns`, the notebook's namespace (the exercise cells pass `globals()`), so a missing variable is "not attempted yet"
-    rather than a NameError. Prints the feedback, records it for `progress`, and returns it.
+    Both are looked up by name in `ns`, the notebook's namespace (the exercise cells pass `globals()`), so a
+    missing variable is "not attempted yet" rather than a NameError. Prints the feedback, records it for
+    `progress`, and returns it.
     """
     ex = find_exercise(exercise)
     tname = tname or (name[1:] if name.startswith("d") else name)
@@ -248,11 +294,22 @@ def check(exercise: str, name: str, tname: str | None = None, *, ns: Mapping[str
     t = ns.get(tname)
     ref = t.grad if isinstance(t, torch.Tensor) else None
     if got is _MISSING or got is None or got is Ellipsis or ref is not None:
-        fb = _judge(ex.id, name, got, ref.detach() if ref is not None else None, tname,
-                    _once(lambda: Reference(ns, ns["Xb"], ns["Yb"])))
+        fb = _judge(
+            ex.id,
+            name,
+            got,
+            ref.detach() if ref is not None else None,
+            tname,
+            _once(lambda: Reference(ns, ns["Xb"], ns["Yb"])),
+        )
     else:
-        fb = Feedback(ex.id, name, ERROR, f"nothing to compare with: `{tname}.grad` is missing — run the "
-                                          f"forward-pass cell above (it calls loss.backward()) first")
+        fb = Feedback(
+            ex.id,
+            name,
+            ERROR,
+            f"nothing to compare with: `{tname}.grad` is missing — run the "
+            f"forward-pass cell above (it calls loss.backward()) first",
+        )
     PROGRESS.record(fb)
     if show:
         print(fb)
@@ -261,9 +318,15 @@ def check(exercise: str, name: str, tname: str | None = None, *, ns: Mapping[str
     return fb
 
 
-def check_backward(exercise: str, fn: Any, params: Mapping[str, torch.Tensor], cache: Mapping[str, Any],
-                   refs: Mapping[str, torch.Tensor] | None = None, *,
-                   show: bool = True) -> tuple[dict | None, list[Feedback]]:
+def check_backward(
+    exercise: str,
+    fn: Any,
+    params: Mapping[str, torch.Tensor],
+    cache: Mapping[str, Any],
+    refs: Mapping[str, torch.Tensor] | None = None,
+    *,
+    show: bool = True,
+) -> tuple[dict | None, list[Feedback]]:
     """Run your `fn(params, cache)` (no autograd) and check each gradient it returns against `refs[k].grad`.
 
     `refs` defaults to `params` (after `loss.backward()`). Returns (your gradients or None, the feedback
@@ -282,28 +345,42 @@ def check_backward(exercise: str, fn: Any, params: Mapping[str, torch.Tensor], c
             with torch.no_grad():
                 grads = fn(params, cache)
         except NotImplementedError:
-            common = Feedback(ex.id, "", NOT_ATTEMPTED, f"{fname} still raises NotImplementedError: replace that "
-                                                        f"line with your code")
+            common = Feedback(
+                ex.id, "", NOT_ATTEMPTED, f"{fname} still raises NotImplementedError: replace that line with your code"
+            )
         except Exception as e:  # any bug of the learner's is reported, not raised
             common = Feedback(ex.id, "", ERROR, f"{fname} raised {type(e).__name__}: {e}{_failing_line(e)}")
         else:
             if grads is None or grads is Ellipsis:
-                common = Feedback(ex.id, "", NOT_ATTEMPTED, f"{fname} returned {grads!r}: return the dict of the "
-                                                            f"seven gradients")
+                common = Feedback(
+                    ex.id, "", NOT_ATTEMPTED, f"{fname} returned {grads!r}: return the dict of the seven gradients"
+                )
             elif not isinstance(grads, Mapping):
-                common = Feedback(ex.id, "", WRONG_TYPE, f"{fname} returned a {type(grads).__name__}; expected a "
-                                                         f"dict {{'C': dC, 'W1': dW1, ...}}")
+                common = Feedback(
+                    ex.id,
+                    "",
+                    WRONG_TYPE,
+                    f"{fname} returned a {type(grads).__name__}; expected a dict {{'C': dC, 'W1': dW1, ...}}",
+                )
     ctx = _once(lambda: Reference(params, cache["Xb"], cache["Yb"]))
     feedback = []
-    for k, g in zip(keys, ex.grads):
+    for k, g in zip(keys, ex.grads, strict=False):
         if common is not None:
             fb = Feedback(ex.id, g, common.status, common.detail)
         elif refs[k].grad is None:
-            fb = Feedback(ex.id, g, ERROR, f"nothing to compare with: `{k}.grad` is missing — call loss.backward() "
-                                           f"first")
+            fb = Feedback(
+                ex.id, g, ERROR, f"nothing to compare with: `{k}.grad` is missing — call loss.backward() first"
+            )
         else:
-            fb = _judge(ex.id, g, grads.get(k, _MISSING), refs[k].grad.detach(), k, ctx,
-                        missing=f"the dict {fname} returned has no key {k!r}")
+            fb = _judge(
+                ex.id,
+                g,
+                grads.get(k, _MISSING),
+                refs[k].grad.detach(),
+                k,
+                ctx,
+                missing=f"the dict {fname} returned has no key {k!r}",
+            )
         feedback.append(fb)
         PROGRESS.record(fb)
     if show:
@@ -334,8 +411,7 @@ def _first_wrong_stage(feedback: list[Feedback]) -> str | None:
         if any(k in status and status[k].status in (WRONG_VALUES, WRONG_SHAPE) for k in keys):
             before = [f"d{k}" for ks, _ in STAGES[:i] for k in ks]
             if before:
-                return (f"→ {', '.join(before)} are right, so the first mistake comes after them, most likely in "
-                        f"{step}")
+                return f"→ {', '.join(before)} are right, so the first mistake comes after them, most likely in {step}"
             return f"→ the first gradients the backward pass reaches are already wrong: start with {step}"
     return None
 

@@ -42,8 +42,9 @@ class Reference:
         """Every gradient when `name`'s is `wrong`: autograd carries it back to what was computed before it."""
         before = self.order[: self.order.index(name)]
         with torch.enable_grad():
-            grads = torch.autograd.grad(self.t[name], [self.t[k] for k in before], grad_outputs=wrong,
-                                        retain_graph=True, allow_unused=True)
+            grads = torch.autograd.grad(
+                self.t[name], [self.t[k] for k in before], grad_outputs=wrong, retain_graph=True, allow_unused=True
+            )
         return {"d" + name: wrong} | {"d" + k: g for k, g in zip(before, grads, strict=True) if g is not None}
 
     def variants(self) -> list[tuple[Mistake, dict[str, torch.Tensor]]]:
@@ -78,10 +79,13 @@ def _dlogits(r: Reference, how: str) -> dict[str, torch.Tensor]:
     logits, Yb, n = r.v("logits"), r.v("Yb"), r.n
     p = F.softmax(logits, 1)
     onehot = F.one_hot(Yb, logits.shape[1]).to(p.dtype)
-    wrong = {"no_mean": lambda: p - onehot, "no_minus_one": lambda: p / n,
-             "whole_columns": lambda: (p - F.one_hot(Yb, logits.shape[1]).sum(0, keepdim=True).clamp(max=1)) / n,
-             "softmax_dim0": lambda: (F.softmax(logits, 0) - onehot) / n,
-             "logits_not_probs": lambda: (logits - onehot) / n}[how]()
+    wrong = {
+        "no_mean": lambda: p - onehot,
+        "no_minus_one": lambda: p / n,
+        "whole_columns": lambda: (p - F.one_hot(Yb, logits.shape[1]).sum(0, keepdim=True).clamp(max=1)) / n,
+        "softmax_dim0": lambda: (F.softmax(logits, 0) - onehot) / n,
+        "logits_not_probs": lambda: (logits - onehot) / n,
+    }[how]()
     return r.downstream("logits", wrong)
 
 
@@ -92,8 +96,12 @@ def _counts_once(r: Reference) -> dict[str, torch.Tensor]:
     dlogit_maxes = (-dnorm_logits).sum(1, keepdim=True)
     logits = r.v("logits")
     onehot = F.one_hot(logits.max(1).indices, logits.shape[1]).to(logits.dtype)
-    return {"dcounts": dcounts, "dnorm_logits": dnorm_logits, "dlogit_maxes": dlogit_maxes,
-            "dlogits": dnorm_logits + onehot * dlogit_maxes}
+    return {
+        "dcounts": dcounts,
+        "dnorm_logits": dnorm_logits,
+        "dlogit_maxes": dlogit_maxes,
+        "dlogits": dnorm_logits + onehot * dlogit_maxes,
+    }
 
 
 def _bndiff_once(r: Reference) -> dict[str, torch.Tensor]:
@@ -127,54 +135,77 @@ def _dC_assign(r: Reference) -> dict[str, torch.Tensor]:
 _DOWNSTREAM = "; every gradient computed from it inherits the mistake"
 # in the order they are tried: the first whose wrong answer matches yours gives the hint
 MISTAKES: tuple[Mistake, ...] = (
-    Mistake("dlogits_not_divided_by_n",
-             "n times too large: the loss is the mean over the n examples of the batch, so dlogits carries a "
-             "factor 1/n — divide by n" + _DOWNSTREAM,
-             lambda r: _dlogits(r, "no_mean")),
-    Mistake("dlogits_no_minus_one",
-             "the correct character is missing its pull: d(-log p_y)/d logit_j is p_j minus 1 where j is the "
-             "target Yb[i]; subtract that 1 at [range(n), Yb] (before dividing by n)" + _DOWNSTREAM,
-             lambda r: _dlogits(r, "no_minus_one")),
-    Mistake("dlogits_whole_columns",
-             "the -1 for the correct character went into whole columns: index one entry per row, "
-             "[range(n), Yb], not [:, Yb]" + _DOWNSTREAM,
-             lambda r: _dlogits(r, "whole_columns")),
-    Mistake("dlogits_softmax_dim0",
-             "softmax over the wrong dimension: each row (one example's 27 logits) is normalised, so use dim=1"
-             + _DOWNSTREAM,
-             lambda r: _dlogits(r, "softmax_dim0")),
-    Mistake("dlogits_logits_not_probs",
-             "dlogits starts from the probabilities softmax(logits), not from the raw logits" + _DOWNSTREAM,
-             lambda r: _dlogits(r, "logits_not_probs")),
-    Mistake("counts_once",
-             "counts is used twice in the forward pass (in probs and in counts_sum): its gradient is the sum "
-             "of both contributions, and yours has only the one through probs" + _DOWNSTREAM,
-             _counts_once),
-    Mistake("tanh_input",
-             "tanh's derivative is written with its output h = tanh(hpreact), not with its input hpreact"
-             + _DOWNSTREAM,
-             lambda r: r.downstream("hpreact", (1.0 - r.v("hpreact") ** 2) * r.g("h"))),
-    Mistake("bessel",
-             "Bessel's correction: this lesson's variance divides by n-1, not n, so the gradient through bnvar "
-             "carries 1/(n-1) (in the one-go formula: the factor n/(n-1)); your answer matches the "
-             "biased-variance (1/n) version" + _DOWNSTREAM,
-             _bessel),
-    Mistake("bndiff_once",
-             "bndiff is used twice (in bnraw and in bndiff2): its gradient is the sum of both contributions, "
-             "and yours has only the one through bnraw" + _DOWNSTREAM,
-             _bndiff_once),
-    Mistake("no_mean_path",
-             "hprebn also reaches the loss through the batch mean bnmeani: add that path's gradient (broadcast "
-             "back over the batch, times 1/n)",
-             lambda r: {"dhprebn": r.g("bndiff")}),
-    Mistake("bn_mean_term",
-             "the one-go formula has three terms — the direct path, the path through the mean and the path "
-             "through the variance — and the mean's term (the batch sum of dhpreact) is missing" + _DOWNSTREAM,
-             _bn_mean_term),
-    Mistake("dC_assign",
-             "a character used k times in the batch must collect the sum of its k gradients: accumulate "
-             "(+= in a loop over the batch, or index_add_), don't assign — dC[Xb] = demb keeps only one of them",
-             _dC_assign),
+    Mistake(
+        "dlogits_not_divided_by_n",
+        "n times too large: the loss is the mean over the n examples of the batch, so dlogits carries a "
+        "factor 1/n — divide by n" + _DOWNSTREAM,
+        lambda r: _dlogits(r, "no_mean"),
+    ),
+    Mistake(
+        "dlogits_no_minus_one",
+        "the correct character is missing its pull: d(-log p_y)/d logit_j is p_j minus 1 where j is the "
+        "target Yb[i]; subtract that 1 at [range(n), Yb] (before dividing by n)" + _DOWNSTREAM,
+        lambda r: _dlogits(r, "no_minus_one"),
+    ),
+    Mistake(
+        "dlogits_whole_columns",
+        "the -1 for the correct character went into whole columns: index one entry per row, "
+        "[range(n), Yb], not [:, Yb]" + _DOWNSTREAM,
+        lambda r: _dlogits(r, "whole_columns"),
+    ),
+    Mistake(
+        "dlogits_softmax_dim0",
+        "softmax over the wrong dimension: each row (one example's 27 logits) is normalised, so use dim=1"
+        + _DOWNSTREAM,
+        lambda r: _dlogits(r, "softmax_dim0"),
+    ),
+    Mistake(
+        "dlogits_logits_not_probs",
+        "dlogits starts from the probabilities softmax(logits), not from the raw logits" + _DOWNSTREAM,
+        lambda r: _dlogits(r, "logits_not_probs"),
+    ),
+    Mistake(
+        "counts_once",
+        "counts is used twice in the forward pass (in probs and in counts_sum): its gradient is the sum "
+        "of both contributions, and yours has only the one through probs" + _DOWNSTREAM,
+        _counts_once,
+    ),
+    Mistake(
+        "tanh_input",
+        "tanh's derivative is written with its output h = tanh(hpreact), not with its input hpreact" + _DOWNSTREAM,
+        lambda r: r.downstream("hpreact", (1.0 - r.v("hpreact") ** 2) * r.g("h")),
+    ),
+    Mistake(
+        "bessel",
+        "Bessel's correction: this lesson's variance divides by n-1, not n, so the gradient through bnvar "
+        "carries 1/(n-1) (in the one-go formula: the factor n/(n-1)); your answer matches the "
+        "biased-variance (1/n) version" + _DOWNSTREAM,
+        _bessel,
+    ),
+    Mistake(
+        "bndiff_once",
+        "bndiff is used twice (in bnraw and in bndiff2): its gradient is the sum of both contributions, "
+        "and yours has only the one through bnraw" + _DOWNSTREAM,
+        _bndiff_once,
+    ),
+    Mistake(
+        "no_mean_path",
+        "hprebn also reaches the loss through the batch mean bnmeani: add that path's gradient (broadcast "
+        "back over the batch, times 1/n)",
+        lambda r: {"dhprebn": r.g("bndiff")},
+    ),
+    Mistake(
+        "bn_mean_term",
+        "the one-go formula has three terms — the direct path, the path through the mean and the path "
+        "through the variance — and the mean's term (the batch sum of dhpreact) is missing" + _DOWNSTREAM,
+        _bn_mean_term,
+    ),
+    Mistake(
+        "dC_assign",
+        "a character used k times in the batch must collect the sum of its k gradients: accumulate "
+        "(+= in a loop over the batch, or index_add_), don't assign — dC[Xb] = demb keeps only one of them",
+        _dC_assign,
+    ),
 )
 
 # the step each gradient belongs to, for wrong values that match no typical mistake
@@ -182,14 +213,14 @@ STEP_HINTS = {
     "dlogprobs": "loss = -(mean of the n entries logprobs[range(n), Yb]): only those n entries get a gradient",
     "dprobs": "logprobs = probs.log(): chain rule with d log(x)/dx = 1/x",
     "dcounts_sum_inv": "probs = counts * counts_sum_inv, and counts_sum_inv (n, 1) was broadcast over the 27 "
-                       "columns: sum the gradient over them",
+    "columns: sum the gradient over them",
     "dcounts_sum": "counts_sum_inv = counts_sum**-1: d(x**-1)/dx = -x**-2",
     "dcounts": "counts is used twice (in probs and in counts_sum): add both gradients",
     "dnorm_logits": "counts = norm_logits.exp(), and d exp(x)/dx = exp(x)",
     "dlogit_maxes": "norm_logits = logits - logit_maxes: logit_maxes was broadcast over the columns, and it enters "
-                    "with a minus",
+    "with a minus",
     "dlogits": "two paths: directly through norm_logits, and through the max (which routes its gradient to "
-               "the position of each row's maximum)",
+    "the position of each row's maximum)",
     "2:dlogits": "per example: the softmax of the row, minus 1 at the correct character; then the batch mean's 1/n",
     "dh": "logits = h @ W2 + b2: the gradient of a matrix product is a matrix product — let the shapes guide you",
     "dW2": "logits = h @ W2 + b2: the gradient of a matrix product is a matrix product — let the shapes guide you",
@@ -205,22 +236,23 @@ STEP_HINTS = {
     "dbnmeani": "bndiff = hprebn - bnmeani: bnmeani was broadcast over the batch, and it enters with a minus",
     "dhprebn": "hprebn reaches the loss directly through bndiff and through the mean bnmeani (1/n, broadcast back)",
     "3:dhprebn": "three terms: the direct path, the path through the mean and the one through the variance "
-                 "(which carries Bessel's n/(n-1)); compare your formula with the derivation above",
+    "(which carries Bessel's n/(n-1)); compare your formula with the derivation above",
     "dembcat": "hprebn = embcat @ W1 + b1: the gradient of a matrix product is a matrix product — let the shapes "
-               "guide you",
+    "guide you",
     "dW1": "hprebn = embcat @ W1 + b1: the gradient of a matrix product is a matrix product — let the shapes guide "
-           "you; and check dhprebn first",
+    "you; and check dhprebn first",
     "db1": "b1 was broadcast over the batch, so its gradient sums over it (it is ~0: batch norm removes the mean)",
     "demb": "embcat = emb.view(n, -1) only rearranges the numbers: view the gradient back to emb's shape",
     "dC": "emb = C[Xb] copies rows of C: each row of dC collects the sum of the gradients of all its copies",
 }
 
 # exercise 4: the parameters in the order the backward pass reaches them, and the step before each
-STAGES = ((("W2", "b2"), "the cross-entropy step (dlogits) or the second linear layer"),
-           (("bngain", "bnbias"), "the tanh step (dhpreact) or batch norm's scale and shift"),
-           (("W1", "b1"), "batch norm in one go (dhprebn) or the first linear layer"),
-           (("C",), "the embedding (dembcat back to dC)"))
-
+STAGES = (
+    (("W2", "b2"), "the cross-entropy step (dlogits) or the second linear layer"),
+    (("bngain", "bnbias"), "the tanh step (dhpreact) or batch norm's scale and shift"),
+    (("W1", "b1"), "batch norm in one go (dhprebn) or the first linear layer"),
+    (("C",), "the embedding (dembcat back to dC)"),
+)
 
 
 def ratio_hint(c: float, n: int) -> tuple[str, str] | None:
@@ -228,36 +260,46 @@ def ratio_hint(c: float, n: int) -> tuple[str, str] | None:
         return abs(c - x) <= MATCH_TOL * abs(x)
 
     if near(-1.0):
-        return "sign", ("every entry has the opposite sign: look for a lost minus along the chain (from a "
-                        "subtraction, from d(x**-1)/dx = -x**-2, from the loss's minus) or one too many")
+        return "sign", (
+            "every entry has the opposite sign: look for a lost minus along the chain (from a "
+            "subtraction, from d(x**-1)/dx = -x**-2, from the loss's minus) or one too many"
+        )
     if near(n):
-        return "missing_1/n", ("n times too large: a factor 1/n is missing (the loss is the mean over the n "
-                               "examples; the batch mean bnmeani divides by n too)")
+        return "missing_1/n", (
+            "n times too large: a factor 1/n is missing (the loss is the mean over the n "
+            "examples; the batch mean bnmeani divides by n too)"
+        )
     if near(1 / n):
         return "extra_1/n", "n times too small: a factor 1/n counted twice"
     if near((n - 1) / n):
-        return "bessel", ("Bessel's correction: you divided by n where this lesson's variance divides by n-1 — "
-                          "your answer matches the biased-variance (1/n) version")
+        return "bessel", (
+            "Bessel's correction: you divided by n where this lesson's variance divides by n-1 — "
+            "your answer matches the biased-variance (1/n) version"
+        )
     if near(n / (n - 1)):
-        return "bessel", ("divided by n-1 where n belongs: only the variance uses Bessel's n-1, the mean "
-                          "divides by n")
+        return "bessel", ("divided by n-1 where n belongs: only the variance uses Bessel's n-1, the mean divides by n")
     if near(2.0) or near(0.5):
-        return "factor_2", (f"off by a factor of {c:g}: check the 2 of d(x**2)/dx = 2x and the 1/2 of "
-                            f"d(x**-0.5)/dx")
-    return "scale", (f"proportional to the right answer but {c:.4g} times it: a constant factor in this step is "
-                     f"wrong (a 1/n, a 2, an exponent)")
+        return "factor_2", (f"off by a factor of {c:g}: check the 2 of d(x**2)/dx = 2x and the 1/2 of d(x**-0.5)/dx")
+    return "scale", (
+        f"proportional to the right answer but {c:.4g} times it: a constant factor in this step is "
+        f"wrong (a 1/n, a 2, an exponent)"
+    )
 
 
-
-def diagnose(exid: str, name: str, got: torch.Tensor, ref: torch.Tensor,
-              reference: Callable[[], Reference | None]) -> tuple[str | None, str]:
+def diagnose(
+    exid: str, name: str, got: torch.Tensor, ref: torch.Tensor, reference: Callable[[], Reference | None]
+) -> tuple[str | None, str]:
     """(typical mistake, hint) for wrong values."""
     if not torch.isfinite(got).all():
         if name == "dlogits" or name.endswith("logits") or name in ("dcounts", "dprobs", "dlogprobs"):
-            return "overflow", ("there are inf/nan values: exp() of a large logit overflows — subtract each row's "
-                                "maximum first (softmax does not change), or use F.softmax")
-        return "nonfinite", ("there are inf/nan values: an exp() that overflows, a division by zero, or a nan "
-                             "carried over from an earlier gradient")
+            return "overflow", (
+                "there are inf/nan values: exp() of a large logit overflows — subtract each row's "
+                "maximum first (softmax does not change), or use F.softmax"
+            )
+        return "nonfinite", (
+            "there are inf/nan values: an exp() that overflows, a division by zero, or a nan "
+            "carried over from an earlier gradient"
+        )
     context = reference()
     if context is not None:
         for mistake, wrong in context.variants():
@@ -275,16 +317,24 @@ def diagnose(exid: str, name: str, got: torch.Tensor, ref: torch.Tensor,
             if found:
                 return found
     if ref.abs().max().item() <= 1e-6 and got.abs().max().item() <= 1e-4:
-        return "noise", ("the true gradient is zero up to rounding (for b1: batch norm subtracts the batch mean right "
-                         "after b1 is added, so b1 cannot change the loss); yours is small too, but above rounding: "
-                         "it most likely inherits a mistake from an earlier step — see the other gradients")
+        return "noise", (
+            "the true gradient is zero up to rounding (for b1: batch norm subtracts the batch mean right "
+            "after b1 is added, so b1 cannot change the loss); yours is small too, but above rounding: "
+            "it most likely inherits a mistake from an earlier step — see the other gradients"
+        )
     if not got.any():
         return "zeros", "all zeros: the gradient never got filled in (or an accumulation went into another tensor)"
     if name == "dC" and context is not None:
         try:
             Xb = context.v("Xb").reshape(-1)
             repeated = set((Xb.bincount(minlength=ref.shape[0]) > 1).nonzero().flatten().tolist())
-            rows = set((~torch.isclose(got, ref, rtol=MATCH_TOL, atol=MATCH_TOL * ref.abs().max().item())).any(1).nonzero().flatten().tolist())
+            rows = set(
+                (~torch.isclose(got, ref, rtol=MATCH_TOL, atol=MATCH_TOL * ref.abs().max().item()))
+                .any(1)
+                .nonzero()
+                .flatten()
+                .tolist()
+            )
             if rows and rows <= repeated:
                 hint = next(m.hint for m in MISTAKES if m.key == "dC_assign")
                 return "dC_assign", hint + " (only rows of characters used more than once differ)"
