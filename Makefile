@@ -21,16 +21,17 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cf
 # the way another CPU might: that is what makes them portable
 OTHER_ROUNDING := ATEN_CPU_CAPABILITY=default
 
-.PHONY: help setup python-version data lab run test unit nbval bench clean lock exercises check-wheels
+.PHONY: help setup python-version data lab run test unit nbval bench clean lock exercises check-wheels lint
 
 help:
 	@echo "make setup  - virtual environment (.venv), pinned packages, Jupyter kernel, verified names.txt"
 	@echo "              (PYTHON=python3.12 picks the Python; CPU_TORCH=1 takes torch from PyTorch's CPU-only index)"
 	@echo "make lab    - JupyterLab on the lessons (notebooks/) and exercises (exercises/), with the project's kernel"
 	@echo "make run    - execute every lesson in order, outputs saved in the notebooks"
-	@echo "make test   - unit tests + every lesson re-executed and compared with its saved outputs (strict nbval),"
+	@echo "make test   - lint, unit tests + every lesson re-executed and compared with its saved outputs (strict nbval),"
 	@echo "              twice: as is, and with PyTorch's plain kernels (another rounding, as on another CPU)"
 	@echo "make unit   - the unit tests only (those that need names.txt skip without it)"
+	@echo "make lint   - ruff check and ruff format --check (Python files and notebooks)"
 	@echo "make bench  - time one training step (lecture loop, autograd, helpers, GPU if any); writes bench/results.json"
 	@echo "make exercises - regenerate exercises/ (blanks + feedback checks) from the lessons' tagged cells (FORCE=1 overwrites your work)"
 	@echo "make clean  - remove the environment, the data copy and the trained model"
@@ -72,9 +73,14 @@ unit: setup
 nbval: setup
 	$(PYTEST) $(NBVAL) notebooks/
 
-test: setup
+test: setup lint
 	$(PYTEST) tests notebooks/ $(NBVAL)
 	$(OTHER_ROUNDING) $(PYTEST) $(NBVAL) notebooks/
+
+# pyflakes, pycodestyle, import order, bugbear, pyupgrade and the formatting, notebooks included (pyproject.toml)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # the exercise notebooks, generated from the lessons' solution/check/needs-solution cells (docs/exercises.md);
 # a notebook you have worked on is only overwritten with FORCE=1

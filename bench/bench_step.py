@@ -4,10 +4,10 @@ Times the same step (batch 32 from the real training set, the lesson's model and
 several ways, in one process, interleaved: every repetition runs each variant once, in rotating order,
 so a noisy machine slows them all alike; the table reports the median repetition.
 
-  naive     the lecture's loop as written: its forward, its hand-written backward with the Python double
-            loop over the batch for dC, and `p.data += -lr * grad`
-  autograd  the lecture's forward, `loss.backward()`, the same update
-  helpers   the project's own loop: `helpers.train(...)`, exactly what notebook 03 runs
+  naive     the lecture's loop: its forward and hand-written backward (helpers.forward, helpers.manual_backward:
+            the lecture's form, dC by index_add_ where the lecture loops in Python), `p.data += -lr * grad`
+  autograd  the lecture's forward (helpers.forward), `loss.backward()`, the same update
+  helpers   the project's own loop: `helpers.train(...)`, exactly what notebook 03 runs (helpers.fast's step)
   compiled  (--compile) the helpers step through torch.compile; its compile time is reported apart
   cuda      the helpers loop on the GPU, when there is one
 
@@ -26,23 +26,30 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # note: so it runs from a checkout where helpers is not pip-installed
 
-import helpers  # noqa: E402
-from helpers import NAMES_PATH, Config, init_params, load_splits, make_generator  # noqa: E402
-from helpers.backward import manual_backward  # noqa: E402
-from helpers.model import PARAM_NAMES, forward  # noqa: E402
-from helpers.train import TrainingDiverged  # noqa: E402
+import helpers
+from helpers import (
+    NAMES_PATH,
+    PARAM_NAMES,
+    Config,
+    TrainingDiverged,
+    forward,
+    init_params,
+    load_splits,
+    make_generator,
+    manual_backward,
+)
 
 VARIANTS = ("naive", "autograd", "helpers", "compiled", "cuda")
 DEFAULT_VARIANTS = ("naive", "autograd", "helpers", "cuda")
@@ -63,88 +70,48 @@ class State:
     extra: Any = None  # what a variant needs besides: the compiled function, for `compiled`
 
 
-def fresh_state(cfg: Config, Xtr: torch.Tensor, Ytr: torch.Tensor, device: str = "cpu",
-                requires_grad: bool = False, extra: Any = None) -> State:
+def fresh_state(
+    cfg: Config,
+    Xtr: torch.Tensor,
+    Ytr: torch.Tensor,
+    device: str = "cpu",
+    requires_grad: bool = False,
+    extra: Any = None,
+) -> State:
     """The lesson's start: init_params(cfg, make_generator(cfg)); the batches then come from the same g."""
-    g = make_generator(dataclasses.replace(cfg, device="cpu"))  # note: CPU: the same numbers on every device
+    g = make_generator(cfg)  # a CPU generator: the same numbers on every device
     params = {k: v.to(device).requires_grad_(requires_grad) for k, v in init_params(cfg, g).items()}
     return State(params, g, Xtr.to(device), Ytr.to(device), extra)
 
 
-def lecture_forward(C, W1, b1, W2, b2, bngain, bnbias, Xb, Yb):
-    """The lecture's forward pass, as its training cell writes it."""
-    emb = C[Xb]  # embed the characters into vectors
-    embcat = emb.view(emb.shape[0], -1)  # concatenate the vectors
-    # Linear layer
-    hprebn = embcat @ W1 + b1  # hidden layer pre-activation
-    # BatchNorm layer
-    bnmeani = hprebn.mean(0, keepdim=True)
-    bnvar = hprebn.var(0, keepdim=True, unbiased=True)
-    bnvar_inv = (bnvar + 1e-5)**-0.5
-    bnraw = (hprebn - bnmeani) * bnvar_inv
-    hpreact = bngain * bnraw + bnbias
-    # Non-linearity
-    h = torch.tanh(hpreact)  # hidden layer
-    logits = h @ W2 + b2  # output layer
-    loss = F.cross_entropy(logits, Yb)  # loss function
-    return loss, (emb, embcat, hprebn, bnvar_inv, bnraw, h, logits)
-
-
 def run_naive(s: State, steps: int, cfg: Config) -> list[float]:
-    """The lecture's loop with its hand-written backward, Python loops and all."""
-    C, W1, b1, W2, b2, bngain, bnbias = parameters = [s.params[k] for k in PARAM_NAMES]
-    Xtr, Ytr, g, batch_size, n = s.Xtr, s.Ytr, s.g, cfg.batch_size, cfg.batch_size
+    """The lecture's loop: its forward, its hand-written backward (helpers' lecture form), `p.data += -lr * grad`."""
+    parameters = [s.params[k] for k in PARAM_NAMES]
+    Xtr, Ytr, g = s.Xtr, s.Ytr, s.g
     lossi = []
     with torch.no_grad():
         for i in range(steps):
             # minibatch construct
-            ix = torch.randint(0, Xtr.shape[0], (batch_size,), generator=g).to(Xtr.device)
+            ix = torch.randint(0, Xtr.shape[0], (cfg.batch_size,), generator=g).to(Xtr.device)
             Xb, Yb = Xtr[ix], Ytr[ix]  # batch X,Y
-            loss, (emb, embcat, hprebn, bnvar_inv, bnraw, h, logits) = lecture_forward(
-                C, W1, b1, W2, b2, bngain, bnbias, Xb, Yb)
-            # manual backprop
-            dlogits = F.softmax(logits, 1)
-            dlogits[range(n), Yb] -= 1
-            dlogits /= n
-            # 2nd layer backprop
-            dh = dlogits @ W2.T
-            dW2 = h.T @ dlogits
-            db2 = dlogits.sum(0)
-            # tanh
-            dhpreact = (1.0 - h**2) * dh
-            # batchnorm backprop
-            dbngain = (bnraw * dhpreact).sum(0, keepdim=True)
-            dbnbias = dhpreact.sum(0, keepdim=True)
-            dhprebn = bngain*bnvar_inv/n * (n*dhpreact - dhpreact.sum(0) - n/(n-1)*bnraw*(dhpreact*bnraw).sum(0))
-            # 1st layer
-            dembcat = dhprebn @ W1.T
-            dW1 = embcat.T @ dhprebn
-            db1 = dhprebn.sum(0)
-            # embedding
-            demb = dembcat.view(emb.shape)
-            dC = torch.zeros_like(C)
-            for k in range(Xb.shape[0]):
-                for j in range(Xb.shape[1]):
-                    ix = Xb[k, j]
-                    dC[ix] += demb[k, j]
-            grads = [dC, dW1, db1, dW2, db2, dbngain, dbnbias]
-            # update
+            loss, cache = forward(s.params, Xb, Yb)
+            grads = manual_backward(s.params, cache)
             lr = cfg.lr_at(i)  # step learning rate decay
-            for p, grad in zip(parameters, grads):
-                p.data += -lr * grad
+            for p, k in zip(parameters, PARAM_NAMES, strict=True):
+                p.data += -lr * grads[k]
             lossi.append(loss.item())
     return lossi
 
 
 def run_autograd(s: State, steps: int, cfg: Config) -> list[float]:
     """The lecture's forward with PyTorch's autograd doing the backward pass."""
-    C, W1, b1, W2, b2, bngain, bnbias = parameters = [s.params[k] for k in PARAM_NAMES]
+    parameters = [s.params[k] for k in PARAM_NAMES]
     Xtr, Ytr, g, batch_size = s.Xtr, s.Ytr, s.g, cfg.batch_size
     lossi = []
     for i in range(steps):
         ix = torch.randint(0, Xtr.shape[0], (batch_size,), generator=g).to(Xtr.device)
         Xb, Yb = Xtr[ix], Ytr[ix]
-        loss, _ = lecture_forward(C, W1, b1, W2, b2, bngain, bnbias, Xb, Yb)
+        loss, _ = forward(s.params, Xb, Yb)
         for p in parameters:
             p.grad = None
         loss.backward()
@@ -199,9 +166,15 @@ def machine_info(threads: int) -> dict:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
-    info = {"torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
-            "cpu_model": cpu, "cpu_count": os.cpu_count(), "threads": threads,
-            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    info = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_model": cpu,
+        "cpu_count": os.cpu_count(),
+        "threads": threads,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
     if torch.cuda.is_available():
         info["cuda_device"] = torch.cuda.get_device_name(0)
         info["cuda_version"] = torch.version.cuda
@@ -218,9 +191,16 @@ def _fmt_duration(seconds: float) -> str:
     return f"{m}m {s:02d}s" if m < 60 else f"{m // 60}h {m % 60:02d}m"
 
 
-def run_bench(steps: int = 1000, reps: int = 7, variants=DEFAULT_VARIANTS, warmup: int = 20,
-              tol: float = 1e-5, cfg: Config | None = None, names: str | os.PathLike | None = None,
-              log=print) -> dict:
+def run_bench(
+    steps: int = 1000,
+    reps: int = 7,
+    variants=DEFAULT_VARIANTS,
+    warmup: int = 20,
+    tol: float = 1e-5,
+    cfg: Config | None = None,
+    names: str | os.PathLike | None = None,
+    log=print,
+) -> dict:
     """Time the variants, interleaved; return the figures (what --json writes) with an agreement check.
 
     `names` is names.txt (default: the repository's copy, else the file $MAKEMORE_NAMES names).
@@ -254,11 +234,21 @@ class _Plan:
 def _run_bench(steps, reps, variants, warmup, tol, cfg, names, log) -> dict:
     splits = load_splits(dataclasses.replace(cfg, device="cpu"), names)
     Xtr, Ytr, Xdev, Ydev = splits.Xtr, splits.Ytr, splits.Xdev, splits.Ydev
-    out: dict = {"machine": machine_info(cfg.threads),
-                 "settings": {"steps": steps, "reps": reps, "warmup": warmup, "tol": tol,
-                              "batch_size": cfg.batch_size, "n_hidden": cfg.n_hidden, "block_size": cfg.block_size,
-                              "n_embd": cfg.n_embd, "projected_steps": cfg.steps},
-                 "variants": {}}
+    out: dict = {
+        "machine": machine_info(cfg.threads),
+        "settings": {
+            "steps": steps,
+            "reps": reps,
+            "warmup": warmup,
+            "tol": tol,
+            "batch_size": cfg.batch_size,
+            "n_hidden": cfg.n_hidden,
+            "block_size": cfg.block_size,
+            "n_embd": cfg.n_embd,
+            "projected_steps": cfg.steps,
+        },
+        "variants": {},
+    }
     plans: dict[str, _Plan] = {}
     for name in variants:
         entry = out["variants"][name] = {"status": "ok"}
@@ -274,9 +264,9 @@ def _run_bench(steps, reps, variants, warmup, tol, cfg, names, log) -> dict:
                 t0 = time.perf_counter()
                 s = fresh_state(vcfg, Xtr, Ytr)
                 with torch.no_grad():
-                    extra(s.params, Xtr[:cfg.batch_size], Ytr[:cfg.batch_size])  # the first call compiles
+                    extra(s.params, Xtr[: cfg.batch_size], Ytr[: cfg.batch_size])  # the first call compiles
                 entry["compile_s"] = time.perf_counter() - t0
-            except Exception as e:  # noqa: BLE001 - whatever breaks the compiler, the variant is skipped
+            except Exception as e:  # whatever breaks the compiler, the variant is skipped
                 first = (str(e).strip().splitlines() or [""])[0][:200]  # one line: it goes in the table
                 entry.update(status="skipped", reason=f"torch.compile failed: {type(e).__name__}: {first}")
                 log(f"compiled: skipped, {entry['reason']}")
@@ -296,7 +286,7 @@ def _run_bench(steps, reps, variants, warmup, tol, cfg, names, log) -> dict:
     final: dict[str, float] = {}
     for r in range(reps if timed else 0):
         # note: round-robin, starting one further each repetition, so no variant always runs first
-        for name in timed[r % len(timed):] + timed[:r % len(timed)]:
+        for name in timed[r % len(timed) :] + timed[: r % len(timed)]:
             plan = plans[name]
             s = plan.setup()
             _sync(plan.device)
@@ -313,8 +303,15 @@ def _run_bench(steps, reps, variants, warmup, tol, cfg, names, log) -> dict:
         ts = times[name]
         med = statistics.median(ts)
         out["variants"][name].update(
-            us_per_step=med, us_min=min(ts), us_max=max(ts), samples_us=ts, steps_per_s=1e6 / med,
-            projected_s=med * cfg.steps / 1e6, last_loss=losses[name][-1], final_dev_loss=final[name])
+            us_per_step=med,
+            us_min=min(ts),
+            us_max=max(ts),
+            samples_us=ts,
+            steps_per_s=1e6 / med,
+            projected_s=med * cfg.steps / 1e6,
+            last_loss=losses[name][-1],
+            final_dev_loss=final[name],
+        )
     for base in ("autograd", "naive"):
         if base in times:
             for name in timed:
@@ -336,7 +333,7 @@ def check_agreement(losses: dict[str, list[float]], final: dict[str, float], tol
         if len(a) != len(b):
             diff = math.inf
         else:
-            diff = max([abs(x - y) for x, y in zip(a, b)] + [abs(final[ref] - final[name])])
+            diff = max([abs(x - y) for x, y in zip(a, b, strict=False)] + [abs(final[ref] - final[name])])
         diff = diff if math.isfinite(diff) else math.inf
         result["max_abs_diff"][name] = diff
         if not diff <= tol:
@@ -346,15 +343,16 @@ def check_agreement(losses: dict[str, list[float]], final: dict[str, float], tol
 
 def format_table(out: dict) -> str:
     m, st = out["machine"], out["settings"]
-    lines = [f"one training step: batch {st['batch_size']}, n_hidden {st['n_hidden']}, block_size "
-             f"{st['block_size']}, n_embd {st['n_embd']}; median of {st['reps']} interleaved repetitions "
-             f"of {st['steps']} steps",
-             f"machine: {m['cpu_model']}, {m['cpu_count']} cores, {m['threads']} thread(s), torch {m['torch']}"
-             + (f", GPU {m['cuda_device']}" if "cuda_device" in m else ""),
-             "",
-             f"| variant  | us/step | (min-max)     | steps/s | vs autograd | vs naive | {st['projected_steps']:,}"
-             f" steps |",
-             "|----------|--------:|---------------|--------:|------------:|---------:|-------------:|"]
+    lines = [
+        f"one training step: batch {st['batch_size']}, n_hidden {st['n_hidden']}, block_size "
+        f"{st['block_size']}, n_embd {st['n_embd']}; median of {st['reps']} interleaved repetitions "
+        f"of {st['steps']} steps",
+        f"machine: {m['cpu_model']}, {m['cpu_count']} cores, {m['threads']} thread(s), torch {m['torch']}"
+        + (f", GPU {m['cuda_device']}" if "cuda_device" in m else ""),
+        "",
+        f"| variant  | us/step | (min-max)     | steps/s | vs autograd | vs naive | {st['projected_steps']:,} steps |",
+        "|----------|--------:|---------------|--------:|------------:|---------:|-------------:|",
+    ]
     # note: the timed variants first, the skipped ones (with why) after them
     for name, e in sorted(out["variants"].items(), key=lambda kv: kv[1]["status"] != "ok"):
         if e["status"] != "ok":
@@ -362,8 +360,10 @@ def format_table(out: dict) -> str:
             continue
         va = f"{e['speedup_vs_autograd']:.2f}x" if "speedup_vs_autograd" in e else "-"
         vn = f"{e['speedup_vs_naive']:.2f}x" if "speedup_vs_naive" in e else "-"
-        lines.append(f"| {name:8s} | {e['us_per_step']:7.0f} | {e['us_min']:5.0f}-{e['us_max']:<7.0f} | "
-                     f"{e['steps_per_s']:7.0f} | {va:>11s} | {vn:>8s} | {_fmt_duration(e['projected_s']):>12s} |")
+        lines.append(
+            f"| {name:8s} | {e['us_per_step']:7.0f} | {e['us_min']:5.0f}-{e['us_max']:<7.0f} | "
+            f"{e['steps_per_s']:7.0f} | {va:>11s} | {vn:>8s} | {_fmt_duration(e['projected_s']):>12s} |"
+        )
     for name, e in out["variants"].items():
         if "compile_s" in e:
             lines.append(f"\n{name}: torch.compile took {e['compile_s']:.1f} s (not in the table)")
@@ -372,19 +372,25 @@ def format_table(out: dict) -> str:
     if ag["reference"] is None:
         lines.append("\nagreement: nothing was timed, nothing to compare")
     else:
-        lines.append(f"\nagreement with {ag['reference']} (per-step losses and final dev loss, tol {ag['tol']:g}): "
-                     f"{'OK' if ag['ok'] else 'FAILED'}" + (f" (max abs diff: {diffs})" if diffs else ""))
+        lines.append(
+            f"\nagreement with {ag['reference']} (per-step losses and final dev loss, tol {ag['tol']:g}): "
+            f"{'OK' if ag['ok'] else 'FAILED'}" + (f" (max abs diff: {diffs})" if diffs else "")
+        )
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--steps", type=int, default=1000, help="training steps per repetition (default 1000)")
     p.add_argument("--reps", type=int, default=7, help="interleaved repetitions; the median is reported (default 7)")
     p.add_argument("--warmup", type=int, default=20, help="untimed steps of each variant first (default 20)")
-    p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
-                   help=f"comma-separated, from {', '.join(VARIANTS)} (default: {','.join(DEFAULT_VARIANTS)})")
+    p.add_argument(
+        "--variants",
+        default=",".join(DEFAULT_VARIANTS),
+        help=f"comma-separated, from {', '.join(VARIANTS)} (default: {','.join(DEFAULT_VARIANTS)})",
+    )
     p.add_argument("--compile", action="store_true", help="add the torch.compile variant (compiling takes a while)")
     p.add_argument("--tol", type=float, default=1e-5, help="largest allowed loss difference between variants")
     p.add_argument("--json", metavar="PATH", help="also write the figures, and the machine, as JSON")

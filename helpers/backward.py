@@ -1,44 +1,46 @@
-"""The hand-written backward pass, fused: cross-entropy in one go, batch norm in one go.
+"""The hand-written backward pass: the lecture's exercise 4, line by line (lesson 03's solution).
 
-Introduced in 02_gradient_verification (where each formula is derived) and used by the training loop
-of 03. No autograd: run it under torch.no_grad(). Shapes follow the lecture: n examples in the batch.
+Introduced in 02_gradient_verification (where each formula is derived) and used by 03. No autograd:
+run it under torch.no_grad(). n is the number of examples in the batch. helpers.fast has the same
+math regrouped for speed; this file is the one to read next to the video.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+
+from .model import PARAM_NAMES
 
 
 def manual_backward(params: dict[str, torch.Tensor], cache: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Gradients of the loss of `helpers.model.forward` with respect to every parameter."""
-    C, W1, W2, bngain = params["C"], params["W1"], params["W2"], params["bngain"]
-    Xb, Yb = cache["Xb"], cache["Yb"]
-    embcat, bnraw, bnvar_inv, h = cache["embcat"], cache["bnraw"], cache["bnvar_inv"], cache["h"]
+    C, W1, b1, W2, b2, bngain, bnbias = (params[k] for k in PARAM_NAMES)
+    Xb, Yb, emb, embcat = cache["Xb"], cache["Yb"], cache["emb"], cache["embcat"]
+    bnraw, bnvar_inv, h, logits = cache["bnraw"], cache["bnvar_inv"], cache["h"], cache["logits"]
     n = Xb.shape[0]
-    # cross-entropy in one go: dloss/dlogits = (softmax(logits) - onehot(Yb)) / n
-    dlogits = cache["logprobs"].exp()  # softmax(logits): a fresh tensor, so the in-place ops below are safe
-    # note: the lecture's dlogits[range(n), Yb] -= 1, as one scatter kernel instead of gather, subtract, put
-    dlogits.scatter_add_(1, Yb.view(n, 1), dlogits.new_full((n, 1), -1.0))
+    # cross-entropy: softmax, minus 1 at the correct character, and the batch mean's 1/n
+    dlogits = F.softmax(logits, 1)
+    dlogits[range(n), Yb] -= 1
     dlogits /= n
-    # second linear layer
+    # 2nd layer backprop
     dh = dlogits @ W2.T
     dW2 = h.T @ dlogits
     db2 = dlogits.sum(0)
-    # tanh: d tanh(x)/dx = 1 - tanh(x)^2
-    # note: dh * (1 - h*h) computed as dh - (dh*h)*h, two kernels (the second in dh's own memory), not three
-    dhpreact = dh.addcmul_(dh * h, h, value=-1.0)
-    # batch norm's scale and shift
+    # tanh
+    dhpreact = (1.0 - h**2) * dh
+    # batchnorm backprop; n/(n-1) comes from Bessel's correction in the forward variance
     dbngain = (bnraw * dhpreact).sum(0, keepdim=True)
     dbnbias = dhpreact.sum(0, keepdim=True)
-    # batch norm in one go: bngain*bnvar_inv/n * (n*dhpreact - dbnbias - n/(n-1)*bnraw*dbngain),
-    # note: regrouped as (dhpreact - (dbnbias + n/(n-1)*bnraw*dbngain)/n) * (bngain*bnvar_inv): three passes
-    # over the (n, n_hidden) batch instead of six; n/(n-1) comes from Bessel's correction in the forward variance
-    dstats = torch.addcmul(dbnbias, bnraw, dbngain, value=n / (n - 1))  # what flows back through mean and var
-    dhprebn = torch.sub(dhpreact, dstats, alpha=1 / n).mul_(bngain * bnvar_inv)
-    # first linear layer
+    dhprebn = (
+        bngain * bnvar_inv / n * (n * dhpreact - dhpreact.sum(0) - n / (n - 1) * bnraw * (dhpreact * bnraw).sum(0))
+    )
+    # 1st layer
     dembcat = dhprebn @ W1.T
     dW1 = embcat.T @ dhprebn
     db1 = dhprebn.sum(0)
-    # embedding: a character used k times in the batch collects k gradients, so add, never assign
-    dC = torch.zeros_like(C).index_add_(0, Xb.reshape(-1), dembcat.view(-1, C.shape[1]))
+    # embedding: the lecture loops `for k in range(Xb.shape[0]): for j in range(Xb.shape[1]): dC[Xb[k, j]] +=
+    # demb[k, j]`; index_add_ does the same additions in one call (a repeated character collects them all)
+    demb = dembcat.view(emb.shape)
+    dC = torch.zeros_like(C).index_add_(0, Xb.view(-1), demb.view(-1, demb.shape[-1]))
     return {"C": dC, "W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "bngain": dbngain, "bnbias": dbnbias}

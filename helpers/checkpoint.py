@@ -15,44 +15,44 @@ load it with nothing but torch:
 from __future__ import annotations
 
 import os
-import pickle
-import re
 import tempfile
 import warnings
-import zipfile
 from pathlib import Path
 
 import torch
 
 from . import config as settings  # note: read CHECKPOINT at call time, so tests can point it elsewhere
-from .config import ROOT, Config
+from .config import Config, show_path
 from .errors import CheckpointError
 from .model import PARAM_NAMES
 
 FORMAT_VERSION = 1
 # the fields that decide the shapes of the parameters: a checkpoint must match them to be usable
 ARCH_FIELDS = ("block_size", "n_embd", "n_hidden", "vocab_size")
-MAKES = {"trained": "notebooks/03_manual_backprop_training.ipynb (or `make run`)",
-         "calibrated": "notebooks/04_batchnorm_calibration.ipynb (or `make run`)"}
+MAKES = {
+    "trained": "notebooks/03_manual_backprop_training.ipynb (or `make run`)",
+    "calibrated": "notebooks/04_batchnorm_calibration.ipynb (or `make run`)",
+}
 
 
-def _show(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
-def save_checkpoint(params: dict[str, torch.Tensor], cfg: Config, itos: dict[int, str], data_sha256: str,
-                    bn: dict[str, torch.Tensor] | None = None, path: str | os.PathLike | None = None) -> Path:
+def save_checkpoint(
+    params: dict[str, torch.Tensor],
+    cfg: Config,
+    itos: dict[int, str],
+    data_sha256: str,
+    bn: dict[str, torch.Tensor] | None = None,
+    path: str | os.PathLike | None = None,
+) -> Path:
     """Write the checkpoint atomically: to a temporary file beside it, then renamed over the old one,
     so a crash mid-write leaves the previous checkpoint intact. `path` defaults to artifacts/model.pt."""
     path = Path(settings.CHECKPOINT if path is None else path)
     missing = [k for k in PARAM_NAMES if not (isinstance(params, dict) and isinstance(params.get(k), torch.Tensor))]
     if missing:
-        raise CheckpointError(f"save_checkpoint needs every parameter as a tensor; missing {', '.join(missing)}. "
-                              f"Pass the dict that helpers.init_params made (and train trained). "
-                              f"Nothing was written.")
+        raise CheckpointError(
+            f"save_checkpoint needs every parameter as a tensor; missing {', '.join(missing)}. "
+            f"Pass the dict that helpers.init_params made (and train trained). "
+            f"Nothing was written."
+        )
     config = cfg.to_dict()
     del config["device"]  # note: a checkpoint loads on any device, so it does not record one
     ckpt = {
@@ -74,9 +74,11 @@ def save_checkpoint(params: dict[str, torch.Tensor], cfg: Config, itos: dict[int
         os.replace(tmp, path)
     except (OSError, RuntimeError) as e:
         # note: torch reports a failed write of its zip file as a RuntimeError
-        why = getattr(e, "strerror", None) or (str(e).strip().splitlines() or [""])[0][:120] or type(e).__name__
-        raise CheckpointError(f"Could not write {_show(path)} ({why}): is the disk full, or the folder "
-                              f"read-only? The previous checkpoint, if there was one, is unchanged.") from e
+        why = getattr(e, "strerror", None) or type(e).__name__
+        raise CheckpointError(
+            f"Could not write {show_path(path)} ({why}): is the disk full, or the folder "
+            f"read-only? The previous checkpoint, if there was one, is unchanged."
+        ) from e
     finally:
         # note: also on Ctrl-C: no half-written temporary file is left beside the checkpoint
         if tmp is not None and os.path.exists(tmp):
@@ -84,8 +86,12 @@ def save_checkpoint(params: dict[str, torch.Tensor], cfg: Config, itos: dict[int
     return path
 
 
-def load_checkpoint(path: str | os.PathLike | None = None, cfg: Config | None = None,
-                    data_sha256: str | None = None, calibrated: bool = False) -> dict:
+def load_checkpoint(
+    path: str | os.PathLike | None = None,
+    cfg: Config | None = None,
+    data_sha256: str | None = None,
+    calibrated: bool = False,
+) -> dict:
     """Load and check a checkpoint: only tensors and plain data are unpickled (weights_only=True).
 
     With `cfg` the model's shape must match it; with `data_sha256` it must have been trained on that
@@ -93,34 +99,45 @@ def load_checkpoint(path: str | os.PathLike | None = None, cfg: Config | None = 
     cfg.device when a cfg is given. `path` defaults to artifacts/model.pt.
     """
     path = Path(settings.CHECKPOINT if path is None else path)
-    need = "calibrated" if calibrated else "trained"
     if not path.is_file():
-        raise CheckpointError(f"No checkpoint at {_show(path)}: run {MAKES['trained']} first"
-                              + (f", then {MAKES['calibrated']}." if calibrated else "."))
+        raise CheckpointError(
+            f"No checkpoint at {show_path(path)}: run {MAKES['trained']} first"
+            + (f", then {MAKES['calibrated']}." if calibrated else ".")
+        )
     try:
         with warnings.catch_warnings():
             # note: a foreign pickle makes torch warn about its protocol; the error below says more
             warnings.filterwarnings("ignore", message=".*pickle protocol", category=UserWarning)
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except PermissionError:
-        raise CheckpointError(f"{_show(path)} could not be read (permission denied): check its permissions, or "
-                              f"delete it and run {MAKES['trained']} again.") from None
-    except Exception as e:  # noqa: BLE001 - any failure to read the file is the same problem for a learner
-        raise CheckpointError(f"{_show(path)} is damaged or is not a checkpoint of this series "
-                              f"({_why_unreadable(e, path)}). Delete it and run {MAKES['trained']} again.") from None
+    except Exception as e:  # any failure to read the file is the same problem for a learner
+        raise CheckpointError(
+            f"{show_path(path)} is damaged or is not a checkpoint of this series (torch.load "
+            f"raised {type(e).__name__}; only tensors and plain data are ever unpickled here, "
+            f"as anything else could run arbitrary code). Delete it and run {MAKES['trained']} "
+            f"again."
+        ) from None
     _check_layout(ckpt, path)
     if cfg is not None:
-        diff = [f"{k}: checkpoint {ckpt['config'][k]}, this notebook {getattr(cfg, k)}"
-                for k in ARCH_FIELDS if ckpt["config"][k] != getattr(cfg, k)]
+        diff = [
+            f"{k}: checkpoint {ckpt['config'][k]}, this notebook {getattr(cfg, k)}"
+            for k in ARCH_FIELDS
+            if ckpt["config"][k] != getattr(cfg, k)
+        ]
         if diff:
-            raise CheckpointError(f"{_show(path)} was trained with another model shape ({'; '.join(diff)}). "
-                                  f"Use the same Config as lesson 03, or run {MAKES['trained']} again with this one.")
+            raise CheckpointError(
+                f"{show_path(path)} was trained with another model shape ({'; '.join(diff)}). "
+                f"Use the same Config as lesson 03, or run {MAKES['trained']} again with this one."
+            )
     if data_sha256 is not None and ckpt["data_sha256"] != data_sha256:
-        raise CheckpointError(f"{_show(path)} was trained on other data (names.txt SHA-256 "
-                              f"{ckpt['data_sha256'][:12]}..., yours {data_sha256[:12]}...). "
-                              f"Run {MAKES['trained']} again on this data.")
+        raise CheckpointError(
+            f"{show_path(path)} was trained on other data (names.txt SHA-256 "
+            f"{ckpt['data_sha256'][:12]}..., yours {data_sha256[:12]}...). "
+            f"Run {MAKES['trained']} again on this data."
+        )
     if calibrated and ckpt["bn"] is None:
-        raise CheckpointError(f"{_show(path)} has no calibrated batch-norm statistics yet: run {MAKES['calibrated']}.")
+        raise CheckpointError(
+            f"{show_path(path)} has no calibrated batch-norm statistics yet: run {MAKES['calibrated']}."
+        )
     if cfg is not None:
         ckpt["params"] = {k: v.to(cfg.device) for k, v in ckpt["params"].items()}
         if ckpt["bn"] is not None:
@@ -128,26 +145,11 @@ def load_checkpoint(path: str | os.PathLike | None = None, cfg: Config | None = 
     return ckpt
 
 
-def _why_unreadable(e: Exception, path: Path) -> str:
-    """Say in a few words why torch.load failed, without torch's advice to load with weights_only=False."""
-    text = str(e)
-    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
-    if found:
-        return (f"it asks to run {found.group(1)} while loading; only tensors and plain data are ever loaded "
-                f"here, because unpickling anything else can run arbitrary code")
-    if "Weights only load failed" in text or isinstance(e, pickle.UnpicklingError):
-        return "it holds something other than tensors and plain data, which is never unpickled here"
-    if path.stat().st_size == 0:
-        return "the file is empty"
-    if isinstance(e, (EOFError, OSError, zipfile.BadZipFile)) or "central directory" in text:
-        return "the file is cut short or corrupted"
-    return f"torch.load could not read it: {type(e).__name__}"
-
-
 def _check_layout(ckpt, path: Path) -> None:
     def bad(why: str):
-        raise CheckpointError(f"{_show(path)} is not a checkpoint of this series ({why}). "
-                              f"Delete it and run {MAKES['trained']} again.")
+        raise CheckpointError(
+            f"{show_path(path)} is not a checkpoint of this series ({why}). Delete it and run {MAKES['trained']} again."
+        )
 
     if not isinstance(ckpt, dict):
         bad(f"it holds a {type(ckpt).__name__}, not a dict")
@@ -172,6 +174,7 @@ def _check_layout(ckpt, path: Path) -> None:
         if tuple(params[k].shape) != shape:
             bad(f"{k} has shape {tuple(params[k].shape)}, its config says {shape}")
     bn = ckpt["bn"]
-    if bn is not None and (not isinstance(bn, dict) or any(tuple(bn.get(k, torch.empty(0)).shape) != (1, h)
-                                                          for k in ("mean", "var"))):
+    if bn is not None and (
+        not isinstance(bn, dict) or any(tuple(bn.get(k, torch.empty(0)).shape) != (1, h) for k in ("mean", "var"))
+    ):
         bad("'bn' must be None or hold 'mean' and 'var' of shape (1, n_hidden)")

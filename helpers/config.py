@@ -7,6 +7,7 @@ are the numbers the code uses. Config is data (a dataclass), never `exec`'d text
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -18,23 +19,48 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 CHECKPOINT = ARTIFACTS / "model.pt"
 
-_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
-# what each field of Config may be: the messages of Config's checks (and the README's) quote these
-_ALLOWED = {
-    "block_size": "an integer >= 1",
-    "n_embd": "an integer >= 1",
-    "n_hidden": "an integer >= 1",
-    "vocab_size": "27 (the vocabulary is '.' plus 'a'..'z')",
-    "steps": "an integer >= 0",
+
+def show_path(path: str | os.PathLike) -> str:
+    """A file's name for a message: relative to the repository when it is inside it (no machine paths)."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _is_int(x) -> bool:
+    # note: True is an int to Python and 32.0 a whole number, but neither is an integer here
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x) -> bool:
+    return (_is_int(x) or isinstance(x, float)) and math.isfinite(x)
+
+
+def _cuda_device(x) -> bool:
+    index = int(x.split(":")[1]) if ":" in x else 0
+    return torch.cuda.is_available() and index < torch.cuda.device_count()
+
+
+# Config's rules, one per field: (the test, what the field may be, as every message quotes it)
+RULES = {
+    "block_size": (lambda x: _is_int(x) and x >= 1, "an integer >= 1"),
+    "n_embd": (lambda x: _is_int(x) and x >= 1, "an integer >= 1"),
+    "n_hidden": (lambda x: _is_int(x) and x >= 1, "an integer >= 1"),
+    "vocab_size": (lambda x: _is_int(x) and x == 27, "27 (the vocabulary is '.' plus 'a'..'z')"),
+    "steps": (lambda x: _is_int(x) and x >= 0, "an integer >= 0"),
     # note: batch norm's unbiased variance divides by n-1, so a batch needs two examples
-    "batch_size": "an integer >= 2 (batch norm's unbiased variance divides by n-1)",
-    "lr": "a finite number > 0",
-    "lr_decay_step": "an integer >= 0",
-    "lr_final": "a finite number > 0",
-    "shuffle_seed": "an integer >= 0",
-    "seed": "an integer in [0, 2**64)",
-    "threads": "an integer >= 1",
-    "device": "'cpu', 'cuda' or 'cuda:N'",
+    "batch_size": (lambda x: _is_int(x) and x >= 2, "an integer >= 2 (batch norm's unbiased variance divides by n-1)"),
+    "lr": (lambda x: _is_number(x) and x > 0, "a finite number > 0"),
+    "lr_decay_step": (lambda x: _is_int(x) and x >= 0, "an integer >= 0"),
+    "lr_final": (lambda x: _is_number(x) and x > 0, "a finite number > 0"),
+    "shuffle_seed": (lambda x: _is_int(x) and x >= 0, "an integer >= 0"),
+    "seed": (lambda x: _is_int(x) and 0 <= x < 2**64, "an integer in [0, 2**64)"),
+    "threads": (lambda x: _is_int(x) and x >= 1, "an integer >= 1"),
+    "device": (
+        lambda x: isinstance(x, str) and (x == "cpu" or (re.fullmatch(r"cuda(:\d+)?", x) and _cuda_device(x))),
+        "'cpu', or 'cuda'/'cuda:N' naming a CUDA GPU of this machine",
+    ),
 }
 
 
@@ -61,41 +87,11 @@ class Config:
 
     def __post_init__(self) -> None:
         # fail before any work starts, naming the field and what it may be
-        def need(ok: bool, field: str) -> None:
-            if not ok:
-                value = getattr(self, field)
-                raise ValueError(f"Config.{field}={value!r} is not allowed: {field} must be {_ALLOWED[field]}.")
-
         for f in fields(self):
+            ok, allowed = RULES[f.name]
             value = getattr(self, f.name)
-            kind = {"int": int, "float": float, "str": str}.get(f.type, f.type)
-            # note: True is an int to Python and 32.0 a whole number, but neither is an integer here
-            ok = (isinstance(value, str) if kind is str else
-                  not isinstance(value, bool) and isinstance(value, int if kind is int else (int, float)))
-            if not ok:
-                raise ValueError(f"Config.{f.name}={value!r} is not allowed (a {type(value).__name__}): "
-                                 f"{f.name} must be {_ALLOWED[f.name]}.")
-        need(self.block_size >= 1, "block_size")
-        need(self.n_embd >= 1, "n_embd")
-        need(self.n_hidden >= 1, "n_hidden")
-        need(self.vocab_size == 27, "vocab_size")
-        need(self.steps >= 0, "steps")
-        need(self.batch_size >= 2, "batch_size")
-        need(math.isfinite(self.lr) and self.lr > 0, "lr")
-        need(math.isfinite(self.lr_final) and self.lr_final > 0, "lr_final")
-        need(self.lr_decay_step >= 0, "lr_decay_step")
-        need(self.threads >= 1, "threads")
-        need(0 <= self.seed < 2**64, "seed")
-        need(0 <= self.shuffle_seed, "shuffle_seed")
-        need(bool(_DEVICE.match(self.device)), "device")
-        if self.device.startswith("cuda"):
-            if not torch.cuda.is_available():
-                raise ValueError(f"Config.device={self.device!r} is not allowed: device must be 'cpu' on this "
-                                 f"machine (no CUDA GPU is available).")
-            index = int(self.device.split(":")[1]) if ":" in self.device else 0
-            if index >= torch.cuda.device_count():
-                raise ValueError(f"Config.device={self.device!r} is not allowed: device must be 'cpu' or "
-                                 f"'cuda:0'..'cuda:{torch.cuda.device_count() - 1}' on this machine.")
+            if not ok(value):
+                raise ValueError(f"Config.{f.name}={value!r} is not allowed: {f.name} must be {allowed}.")
 
     def lr_at(self, step: int) -> float:
         """The learning rate of a step: the lecture's step decay."""
@@ -111,5 +107,6 @@ def setup_torch(cfg: Config) -> None:
 
 
 def make_generator(cfg: Config) -> torch.Generator:
-    """The lecture's generator, seeded: every random draw of torch in the series goes through one."""
-    return torch.Generator(device=cfg.device).manual_seed(cfg.seed)
+    """The lecture's generator, seeded. Always a CPU one, whatever cfg.device: init_params draws on the
+    CPU and train draws the batch indices on the CPU, then both move what they drew to the device."""
+    return torch.Generator().manual_seed(cfg.seed)

@@ -28,16 +28,20 @@ MIN_WORDS = 6
 def split_words(words: list[str], seed: int = 42) -> tuple[list[str], list[str], list[str]]:
     """Shuffle with `random.seed(seed)` (as the lecture does) and cut 80% / 10% / 10%."""
     if isinstance(words, (str, bytes, os.PathLike)):
-        raise DataError(f"split_words takes a list of words, not {type(words).__name__} {str(words)[:40]!r}: "
-                        f"read the file first, e.g. split_words(load_words(path)).")
+        raise DataError(
+            f"split_words takes a list of words, not {type(words).__name__} {str(words)[:40]!r}: "
+            f"read the file first, e.g. split_words(load_words(path))."
+        )
     words = list(words)  # note: shuffle a copy, the caller's list stays as it was
     random.seed(seed)
     random.shuffle(words)
     n1, n2 = int(0.8 * len(words)), int(0.9 * len(words))
     parts = words[:n1], words[n1:n2], words[n2:]
     if not all(parts):
-        raise DataError(f"{len(words)} words are too few to split 80/10/10 into three non-empty parts "
-                        f"(sizes {[len(p) for p in parts]}); use a word list of at least {MIN_WORDS} words.")
+        raise DataError(
+            f"{len(words)} words are too few to split 80/10/10 into three non-empty parts "
+            f"(sizes {[len(p) for p in parts]}); use a word list of at least {MIN_WORDS} words."
+        )
     return parts
 
 
@@ -49,8 +53,10 @@ def build_dataset(words: list[str], block_size: int = 3) -> tuple[torch.Tensor, 
             bad = next((ch for ch in w if ch not in _LETTERS), None) if isinstance(w, str) else None
             why = f"has {bad!r}" if bad else f"is a {type(w).__name__}, not a string"
             # note: '.' is in the vocabulary but only as the end marker, never inside a word
-            raise DataError(f"word {n} of {len(words)}, {w!r}, {why}: words may only use the letters a-z. "
-                            f"Read word lists with helpers.load_words, which checks (and names) every line.")
+            raise DataError(
+                f"word {n} of {len(words)}, {w!r}, {why}: words may only use the letters a-z. "
+                f"Read word lists with helpers.load_words, which checks (and names) every line."
+            )
         context = [0] * block_size
         for ch in w + ".":
             ix = stoi[ch]

@@ -18,8 +18,9 @@ LECTURE_LOSS = {"train": 2.0705, "val": 2.1099}
 
 
 @torch.no_grad()
-def split_loss(params: dict[str, torch.Tensor], X: torch.Tensor, Y: torch.Tensor,
-               bn: dict[str, torch.Tensor] | None = None) -> float:
+def split_loss(
+    params: dict[str, torch.Tensor], X: torch.Tensor, Y: torch.Tensor, bn: dict[str, torch.Tensor] | None = None
+) -> float:
     """Mean cross-entropy over every example of a split, batch norm running with the statistics `bn`.
 
     Without `bn` the whole split is one batch (its own statistics), which is what lesson 04 compares.

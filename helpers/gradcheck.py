@@ -25,16 +25,20 @@ class GradCheck:
     maxdiff: float
 
     def __str__(self) -> str:
-        return (f"{self.name:15s} | exact: {str(self.exact):5s} | approximate: {str(self.approximate):5s} "
-                f"| maxdiff: {self.maxdiff:.2e}")
+        return (
+            f"{self.name:15s} | exact: {str(self.exact):5s} | approximate: {str(self.approximate):5s} "
+            f"| maxdiff: {self.maxdiff:.2e}"
+        )
 
 
 def cmp(name: str, dt: torch.Tensor, t: torch.Tensor, show: bool = True) -> GradCheck:
     """Compare our gradient `dt` with `t.grad` (or with `t` itself when it is a plain tensor)."""
     ref = t.grad if isinstance(t, torch.Tensor) and t.grad is not None else t
     if ref is None or (isinstance(t, torch.Tensor) and t.requires_grad and t.grad is None):
-        raise ValueError(f"{name}: the reference has no .grad; call loss.backward() (and t.retain_grad() "
-                         f"for an intermediate) before comparing.")
+        raise ValueError(
+            f"{name}: the reference has no .grad; call loss.backward() (and t.retain_grad() "
+            f"for an intermediate) before comparing."
+        )
     if tuple(dt.shape) != tuple(ref.shape):
         raise ValueError(f"{name}: shape {tuple(dt.shape)} differs from the reference's {tuple(ref.shape)}.")
     row = GradCheck(name, bool(torch.equal(dt, ref)), bool(torch.allclose(dt, ref, rtol=RTOL, atol=ATOL)),

@@ -1,7 +1,8 @@
 """The model of makemore part 4: embedding -> linear -> batch norm -> tanh -> linear -> cross-entropy.
 
-Introduced in 02_gradient_verification; 03-06 build on it. The forward pass keeps every intermediate
-under the lecture's name, because the hand-written backward pass (helpers.backward) needs them.
+Introduced in 02_gradient_verification; 03-06 build on it. `forward` is the lecture's forward pass and
+keeps every intermediate under the lecture's name, because the hand-written backward pass
+(helpers.backward) needs them. `forward_steps` is lesson 02's forward, broken into its smallest steps.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ BN_EPS = 1e-5
 
 
 def init_params(cfg: Config, g: torch.Generator, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
-    """The lecture's initialisation, drawn from `g` (a CPU generator: the same numbers on every device).
+    """The lecture's initialisation, drawn on the CPU from `g` (the same numbers on every device), then moved.
 
     Fixes the lecture's slip: bngain and bnbias are drawn from the generator too, so a rerun is identical.
     Some values are not what a normal init would be (b1, b2 small but non-zero): that keeps every
@@ -36,45 +37,79 @@ def init_params(cfg: Config, g: torch.Generator, dtype: torch.dtype = torch.floa
     return {k: v.to(device=cfg.device, dtype=dtype) for k, v in params.items()}
 
 
-def count_params(params: dict[str, torch.Tensor]) -> int:
-    return sum(p.nelement() for p in params.values())
-
-
-def forward(params: dict[str, torch.Tensor], Xb: torch.Tensor, Yb: torch.Tensor | None = None,
-            bn: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
-    """Run the model on a batch; return (loss, cache of intermediates).
+def forward(
+    params: dict[str, torch.Tensor],
+    Xb: torch.Tensor,
+    Yb: torch.Tensor | None = None,
+    bn: dict[str, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+    """Run the model on a batch; return (loss, cache of intermediates). Without `Yb` the loss is None.
 
     With `bn` (the calibrated {'mean', 'var'} of lesson 04) batch norm uses those fixed statistics
     instead of the batch's own: that is how the model runs at evaluation and sampling time.
-    Without `Yb` the loss is None.
+    """
+    C, W1, b1, W2, b2, bngain, bnbias = (params[k] for k in PARAM_NAMES)
+    emb = C[Xb]  # embed the characters into vectors
+    embcat = emb.view(emb.shape[0], -1)  # concatenate the vectors
+    # Linear layer
+    hprebn = embcat @ W1 + b1  # hidden layer pre-activation
+    # BatchNorm layer
+    if bn is None:
+        bnmeani = hprebn.mean(0, keepdim=True)
+        bnvar = hprebn.var(0, keepdim=True, unbiased=True)  # note: Bessel's correction, n-1, as the lecture
+    else:
+        bnmeani, bnvar = bn["mean"], bn["var"]
+    bnvar_inv = (bnvar + BN_EPS) ** -0.5
+    bnraw = (hprebn - bnmeani) * bnvar_inv
+    hpreact = bngain * bnraw + bnbias
+    # Non-linearity
+    h = torch.tanh(hpreact)  # hidden layer
+    logits = h @ W2 + b2  # output layer
+    cache = dict(
+        Xb=Xb,
+        Yb=Yb,
+        emb=emb,
+        embcat=embcat,
+        hprebn=hprebn,
+        bnmeani=bnmeani,
+        bnvar=bnvar,
+        bnvar_inv=bnvar_inv,
+        bnraw=bnraw,
+        hpreact=hpreact,
+        h=h,
+        logits=logits,
+    )
+    if Yb is None:
+        return None, cache
+    loss = F.cross_entropy(logits, Yb)  # loss function
+    return loss, cache
+
+
+def forward_steps(params: dict[str, torch.Tensor], Xb: torch.Tensor, Yb: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Lesson 02's forward pass, "chunked into smaller steps that are possible to backward one at a time".
+
+    Returns every intermediate by its lecture name, and `loss`; with autograd on, each is part of the graph.
     """
     C, W1, b1, W2, b2, bngain, bnbias = (params[k] for k in PARAM_NAMES)
     n = Xb.shape[0]
-    emb = C[Xb]  # (n, block_size, n_embd)
-    embcat = emb.view(n, -1)  # concatenate the vectors
-    hprebn = torch.addmm(b1, embcat, W1)  # embcat @ W1 + b1, in one kernel
-    if bn is None:
-        bnmeani = hprebn.mean(0, keepdim=True)
-        bndiff = hprebn - bnmeani
-        # note: Bessel's correction (dividing by n-1, not n), as the lecture does; written out because on one
-        # thread torch.var_mean takes ~60 us for a 32x200 batch, these three small ops ~10
-        bnvar = bndiff.square().sum(0, keepdim=True) / (n - 1)
-    else:
-        bnvar, bnmeani = bn["var"], bn["mean"]
-        bndiff = hprebn - bnmeani
-    bnvar_inv = (bnvar + BN_EPS).rsqrt()
+    emb = C[Xb]
+    embcat = emb.view(emb.shape[0], -1)
+    hprebn = embcat @ W1 + b1
+    bnmeani = 1 / n * hprebn.sum(0, keepdim=True)
+    bndiff = hprebn - bnmeani
+    bndiff2 = bndiff**2
+    bnvar = 1 / (n - 1) * bndiff2.sum(0, keepdim=True)  # note: Bessel's correction (dividing by n-1, not n)
+    bnvar_inv = (bnvar + BN_EPS) ** -0.5
     bnraw = bndiff * bnvar_inv
-    hpreact = torch.addcmul(bnbias, bngain, bnraw)  # bngain * bnraw + bnbias
+    hpreact = bngain * bnraw + bnbias
     h = torch.tanh(hpreact)
-    logits = torch.addmm(b2, h, W2)  # h @ W2 + b2
-    cache = dict(Xb=Xb, emb=emb, embcat=embcat, hprebn=hprebn, bnmeani=bnmeani, bnvar=bnvar,
-                 bnvar_inv=bnvar_inv, bnraw=bnraw, hpreact=hpreact, h=h, logits=logits)
-    if Yb is None:
-        return None, cache
-    # note: log_softmax subtracts the max logit first, so large logits can't overflow exp()
-    logprobs = torch.log_softmax(logits, 1)
-    cache["logprobs"] = logprobs
-    cache["Yb"] = Yb
-    # note: nll_loss is the lecture's -logprobs[range(n), Yb].mean() in one kernel
-    loss = F.nll_loss(logprobs, Yb)
-    return loss, cache
+    logits = h @ W2 + b2
+    logit_maxes = logits.max(1, keepdim=True).values
+    norm_logits = logits - logit_maxes  # subtract max for numerical stability
+    counts = norm_logits.exp()
+    counts_sum = counts.sum(1, keepdim=True)
+    counts_sum_inv = counts_sum**-1
+    probs = counts * counts_sum_inv
+    logprobs = probs.log()
+    loss = -logprobs[range(n), Yb].mean()
+    return {k: v for k, v in locals().items() if isinstance(v, torch.Tensor)}

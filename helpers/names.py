@@ -1,6 +1,6 @@
 """names.txt: obtain it, verify it by checksum, and read it into a clean list of words.
 
-Introduced in 01_data. `make setup` runs `python -m helpers.names`, which puts a verified copy at the
+Introduced in 01_data. `make setup` runs `python -m helpers`, which puts a verified copy at the
 top of the repository: from the file named by MAKEMORE_NAMES when that is set, else by downloading it.
 """
 
@@ -11,13 +11,12 @@ import hashlib
 import http.client
 import os
 import shutil
-import sys
 import tempfile
 import unicodedata
 import urllib.request
 from pathlib import Path
 
-from .config import ROOT
+from .config import ROOT, show_path
 from .errors import DataError
 
 NAMES_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.txt"
@@ -35,17 +34,9 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def _show(path: str | os.PathLike) -> str:
-    # name a file relative to the repository when it is inside it: no machine paths in messages
-    p = Path(path)
-    try:
-        return str(p.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
-def fetch_names(dest: str | os.PathLike = NAMES_PATH, source: str | None = None,
-                url: str = NAMES_URL, sha256: str = NAMES_SHA256) -> Path:
+def fetch_names(
+    dest: str | os.PathLike = NAMES_PATH, source: str | None = None, url: str = NAMES_URL, sha256: str = NAMES_SHA256
+) -> Path:
     """Put a verified names.txt at `dest` and return its path.
 
     `source` (default: the environment variable MAKEMORE_NAMES) is a local file to copy; without one
@@ -55,7 +46,7 @@ def fetch_names(dest: str | os.PathLike = NAMES_PATH, source: str | None = None,
     """
     dest = Path(dest)
     if dest.exists() and not dest.is_file():
-        raise DataError(f"{_show(dest)} exists but is not a file (a folder?): move it away and try again.")
+        raise DataError(f"{show_path(dest)} exists but is not a file (a folder?): move it away and try again.")
     if dest.is_file() and sha256_file(dest) == sha256:
         return dest
     from_env = source is None
@@ -67,34 +58,48 @@ def fetch_names(dest: str | os.PathLike = NAMES_PATH, source: str | None = None,
             if source:
                 if not Path(source).is_file():
                     # note: a relative MAKEMORE_NAMES is read from the folder you run in, not the repository
-                    what = (f"MAKEMORE_NAMES is set to {str(source)!r}" if from_env
-                            else f"The source {_show(source)!r} given to fetch_names")
-                    raise DataError(f"{what}, which is not a file. Point it to a copy of names.txt (a relative "
-                                    f"path counts from the folder you run in), or unset MAKEMORE_NAMES to "
-                                    f"download the file.")
+                    what = (
+                        f"MAKEMORE_NAMES is set to {str(source)!r}"
+                        if from_env
+                        else f"The source {show_path(source)!r} given to fetch_names"
+                    )
+                    raise DataError(
+                        f"{what}, which is not a file. Point it to a copy of names.txt (a relative "
+                        f"path counts from the folder you run in), or unset MAKEMORE_NAMES to "
+                        f"download the file."
+                    )
                 try:
                     with open(source, "rb") as f:
                         shutil.copyfileobj(f, out)
                 except OSError as e:
-                    raise DataError(f"Could not read {_show(source)} ({e.strerror or type(e).__name__}): check "
-                                    f"that the file is readable, or unset MAKEMORE_NAMES to download it.") from None
-                origin = f"copied from {_show(source)}"
+                    raise DataError(
+                        f"Could not read {show_path(source)} ({e.strerror or type(e).__name__}): check "
+                        f"that the file is readable, or unset MAKEMORE_NAMES to download it."
+                    ) from None
+                origin = f"copied from {show_path(source)}"
             else:
                 try:
                     with urllib.request.urlopen(url, timeout=60) as r:
                         shutil.copyfileobj(r, out)
                 except (OSError, ValueError, http.client.HTTPException) as e:
                     # note: a connection can also break mid-download (IncompleteRead is not an OSError)
-                    raise DataError(f"Could not download names.txt from {url} ({type(e).__name__}: {e}). Nothing "
-                                    f"was written. Check your network and run `make setup` again, or download "
-                                    f"the file by hand and set MAKEMORE_NAMES=/path/to/names.txt.") from e
+                    raise DataError(
+                        f"Could not download names.txt from {url} ({type(e).__name__}: {e}). Nothing "
+                        f"was written. Check your network and run `make setup` again, or download "
+                        f"the file by hand and set MAKEMORE_NAMES=/path/to/names.txt."
+                    ) from e
                 origin = f"downloaded from {url}"
         got = sha256_file(tmp)
         if got != sha256:
-            fix = ("point MAKEMORE_NAMES to the original names.txt (or unset it to download the file)" if source
-                   else "run `make setup` again, or download the file by hand and set MAKEMORE_NAMES to it")
-            raise DataError(f"names.txt {origin} has SHA-256 {got}, expected {sha256}: it is not the makemore "
-                            f"data set (or it was cut short). Nothing was written to {_show(dest)}; {fix}.")
+            fix = (
+                "point MAKEMORE_NAMES to the original names.txt (or unset it to download the file)"
+                if source
+                else "run `make setup` again, or download the file by hand and set MAKEMORE_NAMES to it"
+            )
+            raise DataError(
+                f"names.txt {origin} has SHA-256 {got}, expected {sha256}: it is not the makemore "
+                f"data set (or it was cut short). Nothing was written to {show_path(dest)}; {fix}."
+            )
         # note: mkstemp makes the file readable by its owner only; give it the usual permissions
         umask = os.umask(0)
         os.umask(umask)
@@ -116,25 +121,33 @@ def load_words(path: str | os.PathLike = NAMES_PATH) -> list[str]:
     path = Path(path)
     if not path.is_file():
         if path.exists():
-            raise DataError(f"Word list {_show(path)} is not a file (a folder?): pass the path of a text file "
-                            f"with one word per line.")
-        hint = ("run `make setup` to fetch and verify it" if path.resolve() == NAMES_PATH.resolve()
-                else "check the path (a relative path counts from the folder you run in)")
-        raise DataError(f"Word list {_show(path)} not found: {hint}.")
+            raise DataError(
+                f"Word list {show_path(path)} is not a file (a folder?): pass the path of a text file "
+                f"with one word per line."
+            )
+        hint = (
+            "run `make setup` to fetch and verify it"
+            if path.resolve() == NAMES_PATH.resolve()
+            else "check the path (a relative path counts from the folder you run in)"
+        )
+        raise DataError(f"Word list {show_path(path)} not found: {hint}.")
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise DataError(f"Could not read {_show(path)} ({e.strerror or type(e).__name__}): check that it "
-                        f"is readable.") from None
+        raise DataError(
+            f"Could not read {show_path(path)} ({e.strerror or type(e).__name__}): check that it is readable."
+        ) from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DataError(f"{_show(path)} is UTF-16 text (Windows 'Unicode'): save it as UTF-8.")
+        raise DataError(f"{show_path(path)} is UTF-16 text (Windows 'Unicode'): save it as UTF-8.")
     body = raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw  # note: a byte-order mark is dropped
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
-        lineno = body[:e.start].count(b"\n") + 1
-        raise DataError(f"{_show(path)} line {lineno}: byte 0x{body[e.start]:02x} is not UTF-8 text (it was "
-                        f"probably saved as Latin-1 or Windows-1252): save the file as UTF-8.") from None
+        lineno = body[: e.start].count(b"\n") + 1
+        raise DataError(
+            f"{show_path(path)} line {lineno}: byte 0x{body[e.start]:02x} is not UTF-8 text (it was "
+            f"probably saved as Latin-1 or Windows-1252): save the file as UTF-8."
+        ) from None
     # note: universal newlines, as Python's open() reads text; line numbers are those of an editor
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     words = []
@@ -145,27 +158,12 @@ def load_words(path: str | os.PathLike = NAMES_PATH) -> list[str]:
         for col, ch in enumerate(word, start=len(line) - len(line.lstrip()) + 1):
             if ch not in ALPHABET:
                 name = unicodedata.name(ch, f"U+{ord(ch):04X}")
-                raise DataError(f"{_show(path)} line {lineno}, character {col}: {line.strip()!r} has {ch!r} "
-                                f"({name}); words may only use the letters a-z (upper case is lower-cased). "
-                                f"Remove or replace it.")
+                raise DataError(
+                    f"{show_path(path)} line {lineno}, character {col}: {line.strip()!r} has {ch!r} "
+                    f"({name}); words may only use the letters a-z (upper case is lower-cased). "
+                    f"Remove or replace it."
+                )
         words.append(word)
     if not words:
-        raise DataError(f"{_show(path)} holds no words: put one word per line.")
+        raise DataError(f"{show_path(path)} holds no words: put one word per line.")
     return words
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m helpers.names [DEST]`: what `make setup` runs."""
-    argv = sys.argv[1:] if argv is None else argv
-    dest = Path(argv[0]) if argv else NAMES_PATH
-    try:
-        fetch_names(dest)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(f"{_show(dest)}: SHA-256 verified ({NAMES_SHA256[:12]}...)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

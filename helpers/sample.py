@@ -12,8 +12,14 @@ from .model import forward
 
 
 @torch.no_grad()
-def sample_names(params: dict[str, torch.Tensor], bn: dict[str, torch.Tensor], block_size: int,
-                 n: int, g: torch.Generator, max_len: int = 50) -> list[str]:
+def sample_names(
+    params: dict[str, torch.Tensor],
+    bn: dict[str, torch.Tensor],
+    block_size: int,
+    n: int,
+    g: torch.Generator,
+    max_len: int = 50,
+) -> list[str]:
     """Draw `n` names, each from '...' until the model emits '.', with characters drawn from `g`.
 
     Batch norm uses the calibrated statistics `bn`: a batch of one example has no variance of its own.

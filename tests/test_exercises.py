@@ -23,8 +23,19 @@ import torch
 from nbclient import NotebookClient
 
 from helpers import exercises as ex
-from helpers.exercises import (APPROXIMATE, ERROR, EXACT, NOT_ATTEMPTED, NOT_CHECKED, PROGRESS, WRONG_SHAPE,
-                               WRONG_TYPE, WRONG_VALUES, check, check_backward)
+from helpers.exercises import (
+    APPROXIMATE,
+    ERROR,
+    EXACT,
+    NOT_ATTEMPTED,
+    NOT_CHECKED,
+    PROGRESS,
+    WRONG_SHAPE,
+    WRONG_TYPE,
+    WRONG_VALUES,
+    check,
+    check_backward,
+)
 
 matplotlib.use("Agg")
 
@@ -56,7 +67,7 @@ def _solutions(name: str) -> dict[str, str]:
 def _solution_of(name: str) -> dict[str, str]:
     """{exercise id: solution source}, in the catalogue's order."""
     ids = [e.id for e in ex.EXERCISES.values() if e.lesson == name[:2]]
-    return dict(zip(ids, _solutions(name).values()))
+    return dict(zip(ids, _solutions(name).values(), strict=False))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -79,7 +90,7 @@ def test_exercise_notebook_is_the_lesson_with_blanks(name):
     body = exercise.cells[1:-1]
     assert [c.id for c in body] == [c.id for c in lesson.cells]
     assert "widgets" not in exercise.metadata and exercise.metadata.kernelspec == lesson.metadata.kernelspec
-    for old, new in zip(lesson.cells, body):
+    for old, new in zip(lesson.cells, body, strict=False):
         if new.cell_type == "code":
             assert new.outputs == [] and new.execution_count is None, new.id
         tags = _tags(old)
@@ -88,7 +99,7 @@ def test_exercise_notebook_is_the_lesson_with_blanks(name):
             # nothing of the answer is left but names: every line is a comment, `name = ...` or the def/raise
             for line in new.source.splitlines():
                 s = line.strip()
-                assert (s.startswith(("#", "def ", "raise NotImplementedError")) or s.endswith(" = ...")), line
+                assert s.startswith(("#", "def ", "raise NotImplementedError")) or s.endswith(" = ..."), line
         elif "check" in tags:
             assert "cmp(" not in new.source and "compare_grads(" not in new.source
             assert "from helpers.exercises import check" in new.source
@@ -108,9 +119,15 @@ def kernel(tmp_path_factory, names_path):
     d = tmp_path_factory.mktemp("jupyter")
     spec = d / "kernels" / "exercises-test"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "exercises test", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "exercises test",
+                "language": "python",
+            }
+        )
+    )
     return d
 
 
@@ -118,11 +135,15 @@ def _execute(nb, kernel, monkeypatch, lesson: str) -> dict:
     """Run `nb` from exercises/ and return what its kernel's PROGRESS says (and which Python ran it)."""
     monkeypatch.setenv("JUPYTER_PATH", str(kernel))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    nb.cells.append(nbformat.v4.new_code_cell(
-        "import json, sys\nfrom helpers.exercises import PROGRESS\n"
-        f"print(json.dumps({{'prefix': sys.prefix, 'summary': PROGRESS.summary({lesson!r})}}))"))
-    NotebookClient(nb, kernel_name="exercises-test", timeout=300,
-                   resources={"metadata": {"path": str(EXERCISES_DIR)}}).execute()
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "import json, sys\nfrom helpers.exercises import PROGRESS\n"
+            f"print(json.dumps({{'prefix': sys.prefix, 'summary': PROGRESS.summary({lesson!r})}}))"
+        )
+    )
+    NotebookClient(
+        nb, kernel_name="exercises-test", timeout=300, resources={"metadata": {"path": str(EXERCISES_DIR)}}
+    ).execute()
     result = json.loads(nb.cells[-1].outputs[0]["text"])
     assert result["prefix"] == sys.prefix
     return result["summary"]
@@ -131,7 +152,7 @@ def _execute(nb, kernel, monkeypatch, lesson: str) -> dict:
 def _up_to_last_check(nb):
     """Lesson 03's exercise up to its last check/needs-solution cell, and the progress cell."""
     last = max(i for i, c in enumerate(nb.cells) if {"check", "needs-solution"} & set(_tags(c)))
-    nb.cells = nb.cells[:last + 1] + [nb.cells[-1]]
+    nb.cells = nb.cells[: last + 1] + [nb.cells[-1]]
     return nb
 
 
@@ -271,8 +292,10 @@ def test_dC_by_assignment_instead_of_accumulation(ns02):
 
 def test_dC_by_assignment_in_the_lecture_loop(ns02):
     src = "dC = torch.zeros_like(C).index_add_(0, Xb.view(-1), demb.view(-1, demb.shape[-1]))"
-    loop = ("dC = torch.zeros_like(C)\nfor k in range(Xb.shape[0]):\n    for j in range(Xb.shape[1]):\n"
-            "        dC[Xb[k, j]] = demb[k, j]")
+    loop = (
+        "dC = torch.zeros_like(C)\nfor k in range(Xb.shape[0]):\n    for j in range(Xb.shape[1]):\n"
+        "        dC[Xb[k, j]] = demb[k, j]"
+    )
     fb = check("1d", "dC", ns=_attempt(ns02, "1d", src, loop), show=False)
     assert fb.mistake == "dC_assign"
 
@@ -284,8 +307,9 @@ def test_dlogits_not_divided_by_n(ns02):
 
 
 def test_keepdim_dropped_in_dbngain(ns02):
-    ns = _attempt(ns02, "1b", "dbngain = (bnraw * dhpreact).sum(0, keepdim=True)",
-                  "dbngain = (bnraw * dhpreact).sum(0)")
+    ns = _attempt(
+        ns02, "1b", "dbngain = (bnraw * dhpreact).sum(0, keepdim=True)", "dbngain = (bnraw * dhpreact).sum(0)"
+    )
     fb = check("1b", "dbngain", ns=ns, show=False)
     assert fb.status == WRONG_SHAPE and fb.mistake == "keepdim"
     assert "(1, 200)" in fb.detail and "(200,)" in fb.detail and "keepdim=True" in fb.hint

@@ -8,10 +8,12 @@ import nbformat
 import pytest
 
 import helpers
-from helpers import CheckpointError, Config, NAMES_SHA256, init_params, itos, make_generator, save_checkpoint
+from helpers import CheckpointError, Config, init_params, itos, make_generator, save_checkpoint
+from helpers.config import ROOT
+from helpers.names import NAMES_SHA256
 
 matplotlib.use("Agg")
-NOTEBOOKS = helpers.ROOT / "notebooks"
+NOTEBOOKS = ROOT / "notebooks"
 
 
 def run_until_checkpoint_loaded(name: str) -> None:
@@ -25,7 +27,7 @@ def run_until_checkpoint_loaded(name: str) -> None:
         for i, src in enumerate(cells[: upto + 1]):
             try:
                 exec(compile(src, f"{name} cell {i}", "exec"), ns)
-            except CheckpointError as e:
+            except CheckpointError:
                 assert i == upto, f"{name}: cell {i} failed before the cell that loads the checkpoint"
                 raise
     finally:
@@ -39,16 +41,21 @@ def checkpoint(tmp_path, monkeypatch, names_path):
     return path
 
 
-@pytest.mark.parametrize("name, also", [("04_batchnorm_calibration.ipynb", None),
-                                        ("05_evaluation.ipynb", "04_batchnorm_calibration"),
-                                        ("06_sampling.ipynb", "04_batchnorm_calibration")])
+@pytest.mark.parametrize(
+    "name, also",
+    [
+        ("04_batchnorm_calibration.ipynb", None),
+        ("05_evaluation.ipynb", "04_batchnorm_calibration"),
+        ("06_sampling.ipynb", "04_batchnorm_calibration"),
+    ],
+)
 def test_before_lesson_03_the_message_names_it(checkpoint, name, also):
     with pytest.raises(CheckpointError) as e:
         run_until_checkpoint_loaded(name)
     message = str(e.value)
     assert "No checkpoint" in message and "03_manual_backprop_training" in message and "make run" in message
     assert also is None or also in message
-    assert str(helpers.ROOT) not in message  # no machine paths in what a notebook shows
+    assert str(ROOT) not in message  # no machine paths in what a notebook shows
 
 
 @pytest.mark.parametrize("name", ["05_evaluation.ipynb", "06_sampling.ipynb"])

@@ -1,25 +1,26 @@
 """Generate the exercise notebooks in exercises/ from the lessons in notebooks/: `make exercises`.
 
-The lessons (with their solutions and outputs) are the single source; an exercise notebook is the same
-notebook with each answer blanked and each comparison replaced by a check that gives feedback without
-revealing the answer (helpers/exercises.py). The cells are found by their tags (cell metadata "tags"):
+The lessons (with their solutions and outputs) are the single source of the text; the catalogue
+helpers.exercises.EXERCISES is the single source of the exercises. An exercise notebook is the lesson with
+each solution replaced by a blank and each comparison by checks, both written from the catalogue. The cells
+are found by their tags (cell metadata "tags"):
 
-  solution        an exercise's answer; in order, 02 has 1a, 1b, 1c, 1d, 2, 3 and 03 has 4
-                  (helpers.exercises.EXERCISES). Becomes a blank tagged `exercise`: under `# YOUR CODE HERE`,
-                  every name the answer assigns, as `name = ...`; a function keeps its `def` line, a comment
-                  with the `return` it must end with, and `raise NotImplementedError(...)`.
-  check           compares the answer with autograd. Each `cmp("x", dx, x)` becomes `check("<id>", "dx")`;
-                  `grads = backward(...)` followed by `checks = compare_grads(grads, refs)` becomes
-                  `grads, checks = check_backward("<id>", backward, ...)`. Every other line is kept.
-  needs-solution  uses the answer of the nearest exercise above it (02's plot of dlogits, 03's training with
-                  your backward). Wrapped in `if solved("<id>"): ... else: print("skipped: ...")`, so an
-                  untouched exercise notebook runs top to bottom.
+  solution        an exercise's answer; in order, 02 has 1a, 1b, 1c, 1d, 2, 3 and 03 has 4. Becomes a blank
+                  tagged `exercise`: under `# YOUR CODE HERE`, `dname = ...` for each gradient the catalogue
+                  lists, or for exercise 4 the function's `def` line, the `return` it must end with and
+                  `raise NotImplementedError(...)`.
+  check           compares the answer with autograd. Its set-up (every line up to the last `loss.backward()`)
+                  is kept; the comparisons after it become `check("<id>", "dx", ns=globals())` for each
+                  gradient, or `grads, checks = check_backward("4", backward, params, cache)`. They must compare
+                  what the catalogue lists (`cmp("x", dx, x)` for each, or a call of the function).
+  needs-solution  uses the answer of the nearest exercise above it. Wrapped in `if solved("<id>"): ... else:
+                  print("skipped: ...")`, so an untouched exercise notebook runs top to bottom.
 
-Every other cell is copied as it is. Outputs and execution counts are cleared, the notebook's widget state
-is dropped, an introduction cell (id exercise-intro) is added at the top and a progress cell (id
-exercise-progress, tag progress) at the end. Cell ids are kept, nothing depends on time: regenerating
-gives the same bytes. As a safety net, an untagged code cell after an exercise that reads a name the
-learner defines is an error (tag it `needs-solution`).
+Every other cell is copied as it is. Outputs and execution counts are cleared, the widget state is dropped,
+an introduction cell (id exercise-intro) is added at the top and a progress cell (id exercise-progress, tag
+progress) at the end. Cell ids are kept, nothing depends on time: regenerating gives the same bytes. As a
+safety net, an untagged code cell after an exercise that reads a name the learner defines is an error
+(tag it `needs-solution`).
 
 Usage (from the repository's top folder, with the project's environment):
   python tools/make_exercises.py           write exercises/; a notebook that was worked on (outputs, or a
@@ -33,6 +34,7 @@ import argparse
 import ast
 import copy
 import io
+import re
 import sys
 import textwrap
 import tokenize
@@ -44,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from helpers.exercises import EXERCISES, Exercise  # noqa: E402
+from helpers.exercises import EXERCISES, Exercise
 
 LESSONS = ROOT / "notebooks"
 OUT = ROOT / "exercises"
@@ -60,137 +62,47 @@ def _tags(cell) -> list[str]:
     return list(cell.get("metadata", {}).get("tags", []))
 
 
-# --------------------------------------------------------------------------------------------------
-# solution -> blank
+def _blank(ex: Exercise) -> str:
+    """The blank of an exercise, from the catalogue."""
+    if ex.function:
+        ret = ", ".join(f'"{g[1:]}": {g}' for g in ex.grads)
+        return "\n".join(
+            [
+                f"def {ex.function}(params, cache):",
+                f"    {MARKER}: exercise {ex.id}, {ex.title}. No autograd: compute every gradient by hand,",
+                "    # and finish with",
+                f"    # return {{{ret}}}",
+                f'    raise NotImplementedError("exercise {ex.id}: write {ex.function}(params, cache)")',
+            ]
+        )
+    head = [
+        f"{MARKER}: exercise {ex.id}, {ex.title}.",
+        "# Replace each `...` with your gradient (it has the shape of the tensor it belongs to), then run the",
+        "# check cell below.",
+    ]
+    return "\n".join(head + [f"{g} = ..." for g in ex.grads])
 
 
-def _blank(src: str, ex: Exercise, where: str) -> tuple[str, set[str]]:
-    """The blank for a solution cell, and the names it defines."""
-    tree = ast.parse(src)
+def _checks(src: str, ex: Exercise, where: str) -> str:
+    """The check cell: the lesson's set-up, then the catalogue's checks in place of the lesson's comparisons."""
     lines = src.splitlines()
-    funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
-    if funcs:
-        if len(funcs) != len(tree.body):
-            raise GeneratorError(f"{where}: a solution cell is either functions or assignments, not both")
-        out: list[str] = []
-        for f in funcs:
-            out += _function_blank(src, lines, f, ex, where)
-        return "\n".join(out), {f.name for f in funcs}
-    names: list[str] = []
-    for node in tree.body:
-        targets = (node.targets if isinstance(node, ast.Assign)
-                   else [node.target] if isinstance(node, ast.AnnAssign) else [])
-        for t in targets:
-            for n in ast.walk(t):
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id not in names:
-                    names.append(n.id)
-    missing = [g for g in ex.grads if g not in names]
-    if missing:
-        raise GeneratorError(f"{where}: exercise {ex.id} checks {missing}, which its solution cell does not assign")
-    head = [f"{MARKER}: exercise {ex.id}, {ex.title}.",
-            "# Replace each `...` with your gradient (it has the shape of the tensor it belongs to), then run the",
-            "# check cell below."]
-    return "\n".join(head + [f"{n} = ..." for n in names]), set(names)
-
-
-def _function_blank(src: str, lines: list[str], f: ast.FunctionDef, ex: Exercise, where: str) -> list[str]:
-    # the signature: from `def` to the line that ends with its colon
-    end = max([f.lineno] + [n.end_lineno for n in ast.walk(f.args) if hasattr(n, "end_lineno")]
-              + ([f.returns.end_lineno] if f.returns else []))
-    while not lines[end - 1].split("#")[0].rstrip().endswith(":"):
-        end += 1
-    indent = " " * f.body[0].col_offset
-    returns = [n for n in ast.walk(f) if isinstance(n, ast.Return) and n.value is not None]
-    if not returns:
-        raise GeneratorError(f"{where}: {f.name} returns nothing")
-    ret = returns[-1]
-    if isinstance(ret.value, ast.Dict):
-        keys = [k.value for k in ret.value.keys if isinstance(k, ast.Constant)]
-        if sorted(keys) != sorted(g[1:] for g in ex.grads):
-            raise GeneratorError(f"{where}: {f.name} returns {keys}; exercise {ex.id} checks {list(ex.grads)}")
-    args = ", ".join(a.arg for a in f.args.args)
-    return [*lines[f.lineno - 1:end],
-            f"{indent}{MARKER}: exercise {ex.id}, {ex.title}. No autograd: compute every gradient by hand,",
-            f"{indent}# and finish with",
-            f"{indent}# {ast.get_source_segment(src, ret)}",
-            f'{indent}raise NotImplementedError("exercise {ex.id}: write {f.name}({args})")']
-
-
-# --------------------------------------------------------------------------------------------------
-# check -> helpful checks
-
-
-def _top_call(stmt: ast.stmt) -> tuple[ast.Call | None, str | None]:
-    """`f(...)` or `x = f(...)` at the top of a statement: (the call, x or None)."""
-    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-        return stmt.value, None
-    if (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and len(stmt.targets) == 1
-            and isinstance(stmt.targets[0], ast.Name)):
-        return stmt.value, stmt.targets[0].id
-    return None, None
-
-
-def _trailing_comment(lines: list[str], stmt: ast.stmt) -> str:
-    rest = lines[stmt.end_lineno - 1][stmt.end_col_offset:]
-    return rest if rest.strip().startswith("#") else ""
-
-
-def _checks(src: str, ex: Exercise, solution_defs: set[str], where: str) -> tuple[str, set[str]]:
-    """The check cell with its comparisons replaced, and the names the replacements define."""
-    tree = ast.parse(src)
-    lines = src.splitlines()
-    edits: list[tuple[int, int, list[str]]] = []
-    compared: list[str] = []
-    imports: set[str] = set()
-    defined: set[str] = set()
-    call_of_solution = None  # (result name, function, argument sources) of `x = backward(...)`
-    for stmt in tree.body:
-        call, target = _top_call(stmt)
-        fn = call.func.id if call is not None and isinstance(call.func, ast.Name) else None
-        assign = f"{target} = " if target else ""
-        if fn == "cmp":
-            if len(call.args) != 3 or not all(isinstance(a, ast.Name) for a in call.args[1:]):
-                raise GeneratorError(f"{where}: line {stmt.lineno}: expected cmp(\"name\", dname, name)")
-            d, t = call.args[1].id, call.args[2].id
-            compared.append(d)
-            extra = f', "{t}"' if t != d[1:] else ""
-            edits.append((stmt.lineno, stmt.end_lineno,
-                          [f'{assign}check("{ex.id}", "{d}"{extra}){_trailing_comment(lines, stmt)}']))
-            imports.add("check")
-        elif any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in solution_defs
-                 for n in ast.walk(stmt)):
-            calls = [n for n in ast.walk(stmt) if isinstance(n, ast.Assign) and len(n.targets) == 1
-                     and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Call)
-                     and isinstance(n.value.func, ast.Name) and n.value.func.id in solution_defs]
-            if len(calls) != 1:
-                names = "/".join(sorted(solution_defs))
-                raise GeneratorError(f"{where}: line {stmt.lineno}: expected `x = {names}(...)`")
-            c = calls[0]
-            call_of_solution = (c.targets[0].id, c.value.func.id,
-                                [ast.get_source_segment(src, a) for a in c.value.args])
-            edits.append((stmt.lineno, stmt.end_lineno, []))  # check_backward makes this call itself
-        elif fn == "compare_grads":
-            first = call.args[0] if call.args else None
-            if call_of_solution is None or not isinstance(first, ast.Name) or first.id != call_of_solution[0]:
-                raise GeneratorError(f"{where}: line {stmt.lineno}: compare_grads must compare the result of "
-                                     f"the exercise's function")
-            grads, func, args = call_of_solution
-            refs = ast.get_source_segment(src, call.args[1])
-            extra = f", refs={refs}" if refs != args[0] else ""
-            edits.append((stmt.lineno, stmt.end_lineno,
-                          [f'{grads}, {target or "_"} = check_backward("{ex.id}", {func}, {", ".join(args)}{extra})'
-                           f'{_trailing_comment(lines, stmt)}']))
-            compared += list(ex.grads)
-            defined |= {grads, target or "_"}
-            imports.add("check_backward")
-    if not compared:
-        raise GeneratorError(f"{where}: a `check` cell with no cmp(...) or compare_grads(...) to replace")
-    if "check" in imports and compared != list(ex.grads):
-        raise GeneratorError(f"{where}: the check cell compares {compared}, but helpers.exercises.EXERCISES"
-                             f"[{ex.id!r}] lists {list(ex.grads)}: keep the two in step")
-    for first, last, new in sorted(edits, reverse=True):
-        lines[first - 1:last] = new
-    return "\n".join([f"from helpers.exercises import {', '.join(sorted(imports))}", "", *lines]), defined
+    keep = max((i + 1 for i, line in enumerate(lines) if "loss.backward()" in line), default=0)
+    compared = "\n".join(lines[keep:])
+    if ex.function:
+        if f"{ex.function}(" not in compared:
+            raise GeneratorError(f"{where}: the check cell does not call {ex.function}(...) after loss.backward()")
+        body = [f'grads, checks = check_backward("{ex.id}", {ex.function}, params, cache)']
+    else:
+        names = re.findall(r"cmp\(\"\w+\", (\w+), \w+\)", compared)
+        if names != list(ex.grads):
+            raise GeneratorError(
+                f"{where}: the check cell compares {names}, but helpers.exercises.EXERCISES"
+                f"[{ex.id!r}] lists {list(ex.grads)}: keep the two in step"
+            )
+        body = [f'check("{ex.id}", "{g}", ns=globals())' for g in ex.grads]
+        body[-1] = "_ = " + body[-1]
+    imports = f"from helpers.exercises import {'check_backward' if ex.function else 'check'}"
+    return "\n".join([imports, "", *lines[:keep], *body])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -202,11 +114,16 @@ def _guard(src: str, ex: Exercise, where: str) -> str:
         if tok.type == tokenize.STRING and tok.start[0] != tok.end[0]:
             raise GeneratorError(f"{where}: a multi-line string would change when the cell is indented")
     why = f"this cell uses your answer to exercise {ex.id}"
-    return "\n".join(["from helpers.exercises import solved", "",
-                      f'if solved("{ex.id}"):  # {why}',
-                      textwrap.indent(src, "    "),
-                      "else:",
-                      f'    print("skipped: {why}; it runs once exercise {ex.id} passes its checks")'])
+    return "\n".join(
+        [
+            "from helpers.exercises import solved",
+            "",
+            f'if solved("{ex.id}"):  # {why}',
+            textwrap.indent(src, "    "),
+            "else:",
+            f'    print("skipped: {why}; it runs once exercise {ex.id} passes its checks")',
+        ]
+    )
 
 
 def _lint(src: str, learner: set[str], where: str) -> None:
@@ -218,13 +135,19 @@ def _lint(src: str, learner: set[str], where: str) -> None:
     stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
     stored |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
     stored |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
-    stored |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
-               for a in n.names}
+    stored |= {
+        (a.asname or a.name).split(".")[0]
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        for a in n.names
+    }
     loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     used = sorted((loaded - stored) & learner)
     if used:
-        raise GeneratorError(f"{where}: uses {', '.join(used)}, which the learner's answer defines: tag the cell "
-                             f"`needs-solution` so it is skipped until the exercise is solved")
+        raise GeneratorError(
+            f"{where}: uses {', '.join(used)}, which the learner's answer defines: tag the cell "
+            f"`needs-solution` so it is skipped until the exercise is solved"
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -238,10 +161,11 @@ def build(src: Path) -> nbformat.NotebookNode:
     exercises = [e for e in EXERCISES.values() if e.lesson == lesson]
     solutions = [c for c in nb.cells if "solution" in _tags(c)]
     if len(solutions) != len(exercises):
-        raise GeneratorError(f"{src.name}: {len(solutions)} cells tagged `solution`, but lesson {lesson} has "
-                             f"{len(exercises)} exercises ({', '.join(e.id for e in exercises)})")
+        raise GeneratorError(
+            f"{src.name}: {len(solutions)} cells tagged `solution`, but lesson {lesson} has "
+            f"{len(exercises)} exercises ({', '.join(e.id for e in exercises)})"
+        )
     current: Exercise | None = None
-    solution_defs: set[str] = set()
     learner: set[str] = set()
     todo = iter(exercises)
     for cell in nb.cells:
@@ -252,33 +176,49 @@ def build(src: Path) -> nbformat.NotebookNode:
             cell.execution_count = None
         if "solution" in tags:
             current = next(todo)
-            cell.source, solution_defs = _blank(cell.source, current, where)
-            learner |= solution_defs
+            cell.source = _blank(current)
+            learner |= {current.function} if current.function else set(current.grads)
             cell.metadata["tags"] = ["exercise" if t == "solution" else t for t in tags]
         elif current is None and ({"check", "needs-solution"} & set(tags)):
             raise GeneratorError(f"{where}: tagged {tags} before any `solution` cell")
         elif "check" in tags:
-            cell.source, defined = _checks(cell.source, current, solution_defs, where)
-            learner |= defined
+            cell.source = _checks(cell.source, current, where)
+            learner |= {"grads", "checks"} if current.function else set()
         elif "needs-solution" in tags:
             cell.source = _guard(cell.source, current, where)
         elif cell.cell_type == "code" and current is not None:
             _lint(cell.source, learner, where)
     ids = ", ".join(e.id for e in exercises)
-    intro = nbformat.v4.new_markdown_cell(id="exercise-intro", source="\n".join([
-        f"> **Exercise version** of `notebooks/{src.name}` (exercise{'s' if len(exercises) > 1 else ''} {ids}), "
-        f"generated from it by `make exercises`.",
-        ">",
-        "> Fill in every cell marked `# YOUR CODE HERE` and run the check cell below it. A check says whether each "
-        "gradient is *exactly right*, *approximately right* (floating-point rounding) or *not attempted yet*, "
-        "and otherwise what is wrong — the shape, or which values, with a hint pointing at the step — without "
-        "showing the answer. A cell that needs an exercise you have not solved yet is skipped, so *Run All* "
-        "always gets to the end, where a table shows your progress.",
-        ">",
-        f"> Stuck? The lesson `notebooks/{src.name}` has the solution. More in `docs/exercises.md`."]))
-    summary = nbformat.v4.new_code_cell(id="exercise-progress", metadata={"tags": ["progress"]}, source="\n".join([
-        "from helpers.exercises import progress", "",
-        f'progress("{lesson}")  # which gradients pass their checks so far']))
+    intro = nbformat.v4.new_markdown_cell(
+        id="exercise-intro",
+        source="\n".join(
+            [
+                f"> **Exercise version** of `notebooks/{src.name}` "
+                f"(exercise{'s' if len(exercises) > 1 else ''} {ids}), "
+                f"generated from it by `make exercises`.",
+                ">",
+                "> Fill in every cell marked `# YOUR CODE HERE` and run the check cell below it. "
+                "A check says whether each gradient is *exactly right*, *approximately right* "
+                "(floating-point rounding) or *not attempted yet*, "
+                "and otherwise what is wrong — the shape, or which values, with a hint pointing at the step — without "
+                "showing the answer. A cell that needs an exercise you have not solved yet is skipped, so *Run All* "
+                "always gets to the end, where a table shows your progress.",
+                ">",
+                f"> Stuck? The lesson `notebooks/{src.name}` has the solution. More in `docs/exercises.md`.",
+            ]
+        ),
+    )
+    summary = nbformat.v4.new_code_cell(
+        id="exercise-progress",
+        metadata={"tags": ["progress"]},
+        source="\n".join(
+            [
+                "from helpers.exercises import progress",
+                "",
+                f'progress("{lesson}")  # which gradients pass their checks so far',
+            ]
+        ),
+    )
     nb.cells = [intro, *nb.cells, summary]
     nb.metadata.pop("widgets", None)  # the progress bars' saved state: an output, cleared with the others
     return nb
@@ -293,7 +233,7 @@ def _worked_on(dest: Path, fresh: str) -> str | None:
     """Why `dest` looks like someone's work (outputs, a filled-in blank), or None."""
     try:
         old = nbformat.read(dest, as_version=4)
-    except Exception as e:  # noqa: BLE001 - unreadable: not ours to overwrite silently
+    except Exception as e:  # unreadable: not ours to overwrite silently
         return f"it can't be read as a notebook ({e})"
     new = {c.get("id"): c for c in nbformat.reads(fresh, as_version=4).cells}
     for c in old.cells:
@@ -337,8 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         why = _worked_on(dest, text) if current is not None and not args.force else None
         if why:
             refused.append(dest)
-            print(f"{show(dest)}: not overwritten, {why} — save your work elsewhere, then rerun with --force "
-                  f"(make exercises FORCE=1)", file=sys.stderr)
+            print(
+                f"{show(dest)}: not overwritten, {why} — save your work elsewhere, then rerun with --force "
+                f"(make exercises FORCE=1)",
+                file=sys.stderr,
+            )
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         with open(dest, "w", encoding="utf-8", newline="\n") as f:
