@@ -232,7 +232,7 @@ class _Plan:
 
 
 def _run_bench(steps, reps, variants, warmup, tol, cfg, names, log) -> dict:
-    splits = load_splits(dataclasses.replace(cfg, device="cpu"), names)
+    splits = load_splits(dataclasses.replace(cfg, device="cpu", names=str(names)))
     Xtr, Ytr, Xdev, Ydev = splits.Xtr, splits.Ytr, splits.Xdev, splits.Ydev
     out: dict = {
         "machine": machine_info(cfg.threads),

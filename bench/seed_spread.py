@@ -31,8 +31,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # note: so it runs from a checkout where helpers is not pip-installed
 
-from helpers import (LECTURE_LOSS, Config, calibrate, init_params, load_splits, make_generator,  # noqa: E402
-                     split_loss, train)
+from helpers import (
+    LECTURE_LOSS,
+    Config,
+    calibrate,
+    init_params,
+    load_splits,
+    make_generator,  # noqa: E402
+    split_loss,
+    train,
+)
 
 # the lessons' seed (the lecture's), then four more; beyond five, 1, 2, 3, ...
 SEEDS = (2147483647, 42, 1337, 31415, 271828)
@@ -53,8 +61,10 @@ def run_seed(seed: int, steps: int | None) -> dict:
     t0 = time.perf_counter()
     result = train(params, splits.Xtr, splits.Ytr, cfg, g, steps=steps, progress=False, log_every=0)
     bn = calibrate(params, splits.Xtr)
-    losses = {"train": split_loss(params, splits.Xtr, splits.Ytr, bn),
-              "val": split_loss(params, splits.Xdev, splits.Ydev, bn)}
+    losses = {
+        "train": split_loss(params, splits.Xtr, splits.Ytr, bn),
+        "val": split_loss(params, splits.Xdev, splits.Ydev, bn),
+    }
     return {"seed": seed, **losses, "steps_done": result.steps_done, "seconds": time.perf_counter() - t0}
 
 
@@ -62,8 +72,11 @@ def summary(rows: list[dict]) -> dict[str, dict[str, float]]:
     out = {}
     for s in SPLITS:
         xs = [r[s] for r in rows]
-        out[s] = {"mean": statistics.fmean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else float("nan"),
-                  "range": max(xs) - min(xs)}
+        out[s] = {
+            "mean": statistics.fmean(xs),
+            "std": statistics.stdev(xs) if len(xs) > 1 else float("nan"),
+            "range": max(xs) - min(xs),
+        }
     return out
 
 
@@ -97,8 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"total {time.perf_counter() - t0:.0f} s")
     if args.json:
         config = {k: v for k, v in dataclasses.asdict(Config(steps=steps)).items() if k != "seed"}
-        report = {"steps": steps, "config": config,
-                  "torch": torch.__version__, "seeds": rows, "summary": stats, "lecture": LECTURE_LOSS}
+        report = {
+            "steps": steps,
+            "config": config,
+            "torch": torch.__version__,
+            "seeds": rows,
+            "summary": stats,
+            "lecture": LECTURE_LOSS,
+        }
         args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0

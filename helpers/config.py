@@ -57,6 +57,7 @@ RULES = {
     "shuffle_seed": (lambda x: _is_int(x) and x >= 0, "an integer >= 0"),
     "seed": (lambda x: _is_int(x) and 0 <= x < 2**64, "an integer in [0, 2**64)"),
     "threads": (lambda x: _is_int(x) and x >= 1, "an integer >= 1"),
+    "names": (lambda x: isinstance(x, str) and x.strip() != "", "the path of a word list, one word a line"),
     "device": (
         lambda x: isinstance(x, str) and (x == "cpu" or (re.fullmatch(r"cuda(:\d+)?", x) and _cuda_device(x))),
         "'cpu', or 'cuda'/'cuda:N' naming a CUDA GPU of this machine",
@@ -83,6 +84,8 @@ class Config:
     shuffle_seed: int = 42  # random.seed(...) for the 80/10/10 split
     seed: int = 2147483647  # torch.Generator().manual_seed(...) for everything torch draws
     threads: int = 1
+    # the data: a word list, one word a line; a relative path counts from the top of the repository
+    names: str = "names.txt"
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -99,6 +102,10 @@ class Config:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def names_path(self) -> Path:
+        return ROOT / self.names  # note: an absolute path stays as it is
 
 
 def setup_torch(cfg: Config) -> None:

@@ -5,15 +5,17 @@ Introduced in 01_data; 03-06 load their data through `load_splits`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from .config import Config
 from .errors import DataError
-from .names import ALPHABET, NAMES_PATH, load_words
+from .names import ALPHABET, load_words
 
 # '.' (index 0) marks both the start and the end of a word; 'a'..'z' are 1..26
 itos = {0: "."} | {i + 1: ch for i, ch in enumerate(ALPHABET)}
@@ -25,13 +27,22 @@ _LETTERS = frozenset(ALPHABET)
 MIN_WORDS = 6
 
 
-def split_words(words: list[str], seed: int = 42) -> tuple[list[str], list[str], list[str]]:
-    """Shuffle with `random.seed(seed)` (as the lecture does) and cut 80% / 10% / 10%."""
+def _need_list(words, who: str) -> None:
     if isinstance(words, (str, bytes, os.PathLike)):
         raise DataError(
-            f"split_words takes a list of words, not {type(words).__name__} {str(words)[:40]!r}: "
-            f"read the file first, e.g. split_words(load_words(path))."
+            f"{who} takes a list of words, not {type(words).__name__} {str(words)[:40]!r}: "
+            f"read a file with load_words(path), or put one word in a list: {who}(['emma'])."
         )
+
+
+def words_sha256(words: list[str]) -> str:
+    """The SHA-256 of the words themselves, one a line: the same for a copy with Windows line endings."""
+    return hashlib.sha256("\n".join(words).encode()).hexdigest()
+
+
+def split_words(words: list[str], seed: int = 42) -> tuple[list[str], list[str], list[str]]:
+    """Shuffle with `random.seed(seed)` (as the lecture does) and cut 80% / 10% / 10%."""
+    _need_list(words, "split_words")
     words = list(words)  # note: shuffle a copy, the caller's list stays as it was
     random.seed(seed)
     random.shuffle(words)
@@ -47,6 +58,7 @@ def split_words(words: list[str], seed: int = 42) -> tuple[list[str], list[str],
 
 def build_dataset(words: list[str], block_size: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
     """Every word gives len(word)+1 examples: the last `block_size` characters -> the next one."""
+    _need_list(words, "build_dataset")
     X, Y = [], []
     for n, w in enumerate(words, start=1):
         if not isinstance(w, str) or not _LETTERS.issuperset(w):
@@ -78,13 +90,16 @@ class Splits:
     Xte: torch.Tensor
     Yte: torch.Tensor
     words: tuple[list[str], list[str], list[str]]
+    path: Path  # the word list they were read from
+    sha256: str  # of its words (words_sha256): what a checkpoint records as the data it was trained on
 
     def __iter__(self):
         return iter((self.Xtr, self.Ytr, self.Xdev, self.Ydev, self.Xte, self.Yte))
 
 
-def load_splits(cfg: Config, path=NAMES_PATH) -> Splits:
-    """names.txt -> shuffled 80/10/10 split -> the three datasets, on cfg.device."""
-    parts = split_words(load_words(path), cfg.shuffle_seed)
+def load_splits(cfg: Config) -> Splits:
+    """cfg.names (names.txt by default) -> shuffled 80/10/10 split -> the three datasets, on cfg.device."""
+    words = load_words(cfg.names_path)
+    parts = split_words(words, cfg.shuffle_seed)
     tensors = [t.to(cfg.device) for w in parts for t in build_dataset(w, cfg.block_size)]
-    return Splits(*tensors, words=parts)
+    return Splits(*tensors, words=parts, path=cfg.names_path, sha256=words_sha256(words))

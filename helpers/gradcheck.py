@@ -41,8 +41,12 @@ def cmp(name: str, dt: torch.Tensor, t: torch.Tensor, show: bool = True) -> Grad
         )
     if tuple(dt.shape) != tuple(ref.shape):
         raise ValueError(f"{name}: shape {tuple(dt.shape)} differs from the reference's {tuple(ref.shape)}.")
-    row = GradCheck(name, bool(torch.equal(dt, ref)), bool(torch.allclose(dt, ref, rtol=RTOL, atol=ATOL)),
-                    (dt - ref).abs().max().item() if dt.numel() else 0.0)
+    row = GradCheck(
+        name,
+        bool(torch.equal(dt, ref)),
+        bool(torch.allclose(dt, ref, rtol=RTOL, atol=ATOL)),
+        (dt - ref).abs().max().item() if dt.numel() else 0.0,
+    )
     if show:
         print(row)
     return row
@@ -103,14 +107,24 @@ class FDCheck:
             parts.append(f"rel. error {self.rel_error:.1e}  (< {self.tol:.0e}: {self.rel_error < self.tol})")
         if self.small:
             what = f"all {self.entries}" if self.small == self.entries else f"{self.small} of {self.entries}"
-            parts.append(f"{what} below {self.floor:.0e}: abs. error {self.abs_error:.1e}  "
-                         f"(< {self.tol * self.floor:.0e}: {self.abs_error < self.tol * self.floor})")
+            parts.append(
+                f"{what} below {self.floor:.0e}: abs. error {self.abs_error:.1e}  "
+                f"(< {self.tol * self.floor:.0e}: {self.abs_error < self.tol * self.floor})"
+            )
         return f"{self.name:8s} " + "; ".join(parts)
 
 
-def fd_check(loss_fn: Loss, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], g: torch.Generator,
-             samples: int | None = 5, eps: float = 1e-5, floor: float = 1e-4, tol: float = 1e-5,
-             show: bool = True) -> dict[str, FDCheck]:
+def fd_check(
+    loss_fn: Loss,
+    params: dict[str, torch.Tensor],
+    grads: dict[str, torch.Tensor],
+    g: torch.Generator,
+    samples: int | None = 5,
+    eps: float = 1e-5,
+    floor: float = 1e-4,
+    tol: float = 1e-5,
+    show: bool = True,
+) -> dict[str, FDCheck]:
     """Check `grads` (e.g. manual_backward's, in float64) by central differences of `loss_fn(params)`.
 
     Lesson 02. `samples` entries of each parameter are drawn from `g` (None: every entry); the parameters
@@ -135,9 +149,15 @@ def fd_check(loss_fn: Loss, params: dict[str, torch.Tensor], grads: dict[str, to
     return out
 
 
-def fd_error_curve(loss_fn: Loss, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], name: str,
-                   index: int | None = None, epss: list[float] | None = None,
-                   dtype: torch.dtype = torch.float64) -> list[tuple[float, float]]:
+def fd_error_curve(
+    loss_fn: Loss,
+    params: dict[str, torch.Tensor],
+    grads: dict[str, torch.Tensor],
+    name: str,
+    index: int | None = None,
+    epss: list[float] | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> list[tuple[float, float]]:
     """[(ε, relative error of the central difference)] for one entry, ε from 1e-1 to 1e-12 (lesson 02).
 
     On log axes it is a V: for large ε the truncation error (∝ ε²) dominates, for small ε the rounding
@@ -147,5 +167,7 @@ def fd_error_curve(loss_fn: Loss, params: dict[str, torch.Tensor], grads: dict[s
     gk = grads[name].reshape(-1).double()
     index = int(gk.abs().argmax()) if index is None else index
     epss = [10.0 ** (-k / 2) for k in range(2, 25)] if epss is None else epss
-    return [(e, abs(central_difference(loss_fn, p, name, index, e) - gk[index].item()) / abs(gk[index].item()))
-            for e in epss]
+    return [
+        (e, abs(central_difference(loss_fn, p, name, index, e) - gk[index].item()) / abs(gk[index].item()))
+        for e in epss
+    ]

@@ -42,7 +42,8 @@ def fetch_names(
     `source` (default: the environment variable MAKEMORE_NAMES) is a local file to copy; without one
     the file is downloaded from `url`. A good file already at `dest` is kept as it is. The new file is
     written next to `dest` and moved into place only once its checksum matches, so a failed copy or
-    download leaves no partial file and never replaces a good one.
+    download leaves no partial file and never replaces a good one. Any other file at `dest` (your own word
+    list?) is never overwritten: it is moved aside to `names.txt.<its SHA-256>.bak` first, and this says so.
     """
     dest = Path(dest)
     if dest.exists() and not dest.is_file():
@@ -104,6 +105,15 @@ def fetch_names(
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
+        if dest.is_file():
+            old = sha256_file(dest)
+            backup = dest.with_name(f"{dest.name}.{old[:12]}.bak")
+            if not backup.exists():  # note: a backup of the same name has the same words: nothing to lose
+                os.replace(dest, backup)
+            print(
+                f"{show_path(dest)} was not the makemore data set (SHA-256 {old[:12]}...): it is kept as "
+                f"{show_path(backup)}; to train on it, see the README's 'Your own names'."
+            )
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):

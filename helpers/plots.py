@@ -32,15 +32,18 @@ def plot_letter_frequencies(words: list[str]):
     return fig
 
 
-def plot_loss_curve(lossi: list[float], window: int = 1000, lr_decay_step: int | None = None):
-    """log10(loss) averaged over windows of `window` steps (the lecture's view of a noisy curve)."""
+def plot_loss_curve(lossi: list[float], cfg, window: int = 1000):
+    """log10(loss) averaged over windows of `window` steps (the lecture's view of a noisy curve); a short run
+    gets a window of a tenth of its steps, so it still has a curve."""
     t = torch.tensor(lossi)
+    window = max(1, min(window, len(t) // 10))
     n = len(t) // window * window
     fig, ax = plt.subplots(figsize=(7, 3.5))
     if n:
         ax.plot(torch.arange(0, n, window) + window / 2, t[:n].view(-1, window).mean(1), color="tab:blue")
-    if lr_decay_step is not None and lr_decay_step < len(t):
-        ax.axvline(lr_decay_step, color="gray", ls="--", lw=1, label="learning rate 0.1 -> 0.01")
+    if cfg.lr_decay_step < len(t) and cfg.lr_final != cfg.lr:
+        label = f"learning rate {cfg.lr:g} -> {cfg.lr_final:g}"
+        ax.axvline(cfg.lr_decay_step, color="gray", ls="--", lw=1, label=label)
         ax.legend()
     ax.set(xlabel="step", ylabel="log10(loss)", title=f"Training loss, mean of every {window:,} steps")
     fig.tight_layout()
@@ -65,9 +68,12 @@ def plot_fd_error(curves: dict[str, list[tuple[float, float]]]):
     fig, ax = plt.subplots(figsize=(7, 3.5))
     for label, curve in curves.items():
         pts = [(e, r) for e, r in curve if r > 0]  # note: an error of exactly 0 (luck) has no place on a log axis
-        ax.loglog(*zip(*pts), marker="o", ms=3, label=label)
-    ax.set(xlabel="ε", ylabel="relative error of (L(θ+ε) - L(θ-ε)) / 2ε",
-           title="Truncation error (∝ ε², right) against rounding error (∝ 1/ε, left)")
+        ax.loglog(*zip(*pts, strict=True), marker="o", ms=3, label=label)
+    ax.set(
+        xlabel="ε",
+        ylabel="relative error of (L(θ+ε) - L(θ-ε)) / 2ε",
+        title="Truncation error (∝ ε², right) against rounding error (∝ 1/ε, left)",
+    )
     ax.legend()
     fig.tight_layout()
     return fig

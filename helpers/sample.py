@@ -24,6 +24,12 @@ def sample_names(
 
     Batch norm uses the calibrated statistics `bn`: a batch of one example has no variance of its own.
     """
+    if not isinstance(bn, dict) or not {"mean", "var"} <= set(bn):
+        raise ValueError(
+            f"sample_names needs the calibrated batch-norm statistics {{'mean', 'var'}} of lesson 04 "
+            f"(got {type(bn).__name__}): one example at a time has no batch statistics of its own. "
+            f"Run notebooks/04_batchnorm_calibration.ipynb, then load_checkpoint(calibrated=True)."
+        )
     device = params["C"].device
     out = []
     for _ in range(n):

@@ -2,8 +2,9 @@
 
 Introduced in 03_manual_backprop_training. One step = draw a batch, forward, backward, update, as in the
 lecture. What a learner needs when things go wrong: a non-finite loss, or an update that would make a
-parameter non-finite, stops the loop before the update, naming the step (TrainingDiverged); interrupting
-the kernel (Ctrl-C) stops it between two steps, so the parameters and the loss history always agree.
+parameter non-finite, stops the loop before the update, naming the step (TrainingDiverged); a loss that
+stays far above where it started is reported as a warning; interrupting the kernel (Ctrl-C) stops it
+between two steps, so the parameters and the loss history always agree.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import math
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
+from tqdm.notebook import tqdm as notebook_tqdm
 
 from .config import Config
 from .errors import TrainingDiverged
@@ -24,12 +27,16 @@ from .fast import forward_backward
 from .model import forward
 
 Backward = Callable[[dict, dict], dict]
+# a run "blows up" when its batch loss stays above this many times its first one for this many steps
+BLOWUP_FACTOR, BLOWUP_STEPS = 2.0, 1000
 
 
 @dataclass
 class TrainResult:
-    """What a run of `train` leaves behind: one log10(loss) per completed step, and how it ended."""
+    """What a run of `train` leaves behind: the parameters it trained, one log10(loss) per step, how it ended."""
 
+    params: dict[str, torch.Tensor]  # the very dict train() updated in place
+    steps: int  # the steps asked for
     lossi: list[float] = field(default_factory=list)  # log10 of each step's batch loss, as in the lecture
     steps_done: int = 0
     interrupted: bool = False
@@ -46,8 +53,8 @@ def _gradients(params: dict, cache: dict, backward: Backward) -> list[torch.Tens
     if not isinstance(grads, dict) or not set(params) <= set(grads):
         have = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
         raise ValueError(
-            f"the backward pass must return a dict with one gradient per parameter ({', '.join(params)}); "
-            f"it returned {have}."
+            f"the backward pass must return a dict with one gradient per parameter "
+            f"({', '.join(params)}); it returned {have}."
         )
     for k, p in params.items():
         dp = grads[k]
@@ -60,6 +67,26 @@ def _gradients(params: dict, cache: dict, backward: Backward) -> list[torch.Tens
     return [grads[k] for k in params]
 
 
+def _step(params: dict, Xb: torch.Tensor, Yb: torch.Tensor, lr: float, backward: Backward | None) -> float:
+    if backward is None:
+        loss, grads = forward_backward(params, Xb, Yb)
+    else:
+        loss, cache = forward(params, Xb, Yb)
+        grads = _gradients(params, cache, backward)
+    lossf = loss.item()
+    if not math.isfinite(lossf):
+        raise TrainingDiverged(f"the loss is {lossf}")
+    # note: the norm of all seven gradients at once (in float64, so it can't overflow) is finite exactly when
+    # every entry is, and bounds every entry's update: below 1e37, no finite float32 parameter can overflow
+    size = lr * torch.linalg.vector_norm(torch.cat([d.view(-1) for d in grads]), dtype=torch.float64).item()
+    if not size < 1e37:
+        raise TrainingDiverged(
+            f"the update would make a parameter non-finite (its size is {size:.3g}), so it was not applied"
+        )
+    torch._foreach_add_(list(params.values()), grads, alpha=-lr)
+    return lossf
+
+
 @torch.no_grad()
 def sgd_step(
     params: dict[str, torch.Tensor], Xb: torch.Tensor, Yb: torch.Tensor, lr: float, backward: Backward | None = None
@@ -67,24 +94,9 @@ def sgd_step(
     """One step of SGD; returns the batch loss (as measured before the update).
 
     `backward=None` is the tuned step of helpers.fast; else forward + your `backward(params, cache)`.
-    Nothing changes unless the loss and every updated parameter are finite, else TrainingDiverged.
+    Nothing changes unless the loss and the update are finite, else TrainingDiverged.
     """
-    if backward is None:
-        loss, grads = forward_backward(params, Xb, Yb)
-    else:
-        loss, cache = forward(params, Xb, Yb)
-        grads = _gradients(params, cache, backward)
-    values = list(params.values())
-    new = torch._foreach_add(values, grads, alpha=-lr)
-    # note: one sum (in float64, which can't overflow) is finite exactly when the loss and every entry are
-    if not math.isfinite(torch.cat([loss.view(1)] + [p.view(-1) for p in new]).sum(dtype=torch.float64).item()):
-        raise TrainingDiverged(
-            f"the loss is {loss.item()}"
-            if not math.isfinite(loss.item())
-            else "the update would make a parameter non-finite, so it was not applied"
-        )
-    torch._foreach_copy_(values, new)
-    return loss.item()
+    return _step(params, Xb, Yb, lr, backward)
 
 
 class _StopOnSigint:
@@ -103,6 +115,26 @@ class _StopOnSigint:
             signal.signal(signal.SIGINT, self._old if self._old is not None else signal.default_int_handler)
 
 
+def _progress_bar(steps: int, show: bool):
+    """tqdm's bar (a widget in a notebook). A saved notebook keeps the text the widget had when it was shown
+    ("0%"), so in a notebook it is shown under a display id, and `_finish` shows its final text in its place."""
+    notebook = issubclass(tqdm, notebook_tqdm)  # note: tqdm.auto picks the widget in a notebook with ipywidgets
+    bar = tqdm(total=steps, disable=not show, unit="step", mininterval=0.5, **({"display": False} if notebook else {}))
+    bar.handle = None
+    if notebook and show:
+        from IPython.display import display
+
+        bar.handle = display(bar.container, display_id=True)
+    return bar
+
+
+def _finish(bar, steps_done: int) -> None:
+    bar.update(steps_done - bar.n)
+    bar.close()
+    if bar.handle is not None:
+        bar.handle.update(bar.container)
+
+
 def train(
     params: dict[str, torch.Tensor],
     Xtr: torch.Tensor,
@@ -114,19 +146,22 @@ def train(
     steps: int | None = None,
     progress: bool = True,
     log_every: int = 10_000,
+    on_interrupt: str = "stop",
 ) -> TrainResult:
-    """Train `params` in place with the lecture's schedule; return the loss history.
+    """Train `params` in place with the lecture's schedule; return what happened (a TrainResult).
 
     `g` (a CPU generator: the one that initialised the parameters, as in the lecture) draws the batches.
     `backward` is yours to try (default: the tuned step of helpers.fast); `steps` overrides cfg.steps.
-    Prints the loss every `log_every` steps, as the lecture does.
+    Prints the loss every `log_every` steps, as the lecture does. On Ctrl-C it stops between two steps and
+    returns (`on_interrupt="stop"`), or raises KeyboardInterrupt after stopping cleanly (`"raise"`).
     """
     steps = cfg.steps if steps is None else steps
-    result = TrainResult()
-    bar = tqdm(total=steps, disable=not progress, unit="step", mininterval=0.5)
+    result = TrainResult(params=params, steps=steps)
+    bar = _progress_bar(steps, progress)
+    high = 0  # consecutive steps with the loss far above its start
     t0 = time.perf_counter()
     try:
-        with _StopOnSigint() as stop:
+        with _StopOnSigint() as stop, torch.no_grad():
             for i in range(steps):
                 if stop.requested:
                     result.interrupted = True
@@ -135,7 +170,7 @@ def train(
                 ix = torch.randint(0, Xtr.shape[0], (cfg.batch_size,), generator=g).to(Xtr.device)
                 Xb, Yb = Xtr[ix], Ytr[ix]  # batch X,Y
                 try:
-                    loss = sgd_step(params, Xb, Yb, cfg.lr_at(i), backward)
+                    loss = _step(params, Xb, Yb, cfg.lr_at(i), backward)
                 except TrainingDiverged as e:
                     raise TrainingDiverged(
                         f"training stopped at step {i}: {e}. The parameters keep their last finite values and "
@@ -146,17 +181,27 @@ def train(
                     ) from None
                 result.lossi.append(math.log10(loss) if loss > 0 else float("-inf"))
                 result.steps_done = i + 1
+                high = high + 1 if loss > BLOWUP_FACTOR * 10 ** result.lossi[0] else 0
+                if high == BLOWUP_STEPS:
+                    warnings.warn(
+                        f"step {i}: the batch loss ({loss:.4g}) has stayed above {BLOWUP_FACTOR:g} times "
+                        f"its first value ({10 ** result.lossi[0]:.4f}) for {BLOWUP_STEPS:,} steps: "
+                        f"training is blowing up; try a smaller learning rate (cfg.lr={cfg.lr}).",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
                 if log_every and i % log_every == 0:  # print every once in a while
                     tqdm.write(f"{i:7d}/{steps:7d}: {loss:.4f}")
                 if result.steps_done % 1000 == 0:
                     bar.update(1000)
     finally:
         result.seconds = time.perf_counter() - t0
-        bar.update(result.steps_done - bar.n)
-        bar.close()
+        _finish(bar, result.steps_done)
     if result.interrupted:
         print(
-            f"interrupted: stopped cleanly after {result.steps_done} of {steps} steps; the parameters and "
-            f"the loss history ({len(result.lossi)} entries) agree, so the next cells can use them."
+            f"interrupted: stopped cleanly after {result.steps_done:,} of {steps:,} steps; the parameters and "
+            f"the loss history ({len(result.lossi):,} entries) agree."
         )
+        if on_interrupt == "raise":
+            raise KeyboardInterrupt(f"training interrupted after {result.steps_done:,} of {steps:,} steps")
     return result

@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import Config, build_dataset, init_params, itos, make_generator, manual_backward, save_checkpoint, train
+from helpers import (
+    Config,
+    build_dataset,
+    init_params,
+    load_splits,
+    make_generator,
+    manual_backward,
+    save_checkpoint,
+    train,
+)
 
 names_mod = importlib.import_module("helpers.names")
 checkpoint_mod = importlib.import_module("helpers.checkpoint")
@@ -160,8 +169,18 @@ def batch_of_step(cfg: Config, k: int) -> torch.Tensor:
     return seen[k]
 
 
+def tiny_run(tmp_path: Path, cfg: Config = TINY, steps: int = 5, **kw):
+    """TINY trained for `steps` steps on WORDS, written as a word list under tmp_path: (result, cfg, data)."""
+    names = write(tmp_path / "words.txt", "\n".join(WORDS) + "\n")
+    cfg = Config(**{**cfg.to_dict(), "names": str(names)})
+    data = load_splits(cfg)
+    params, g = fresh(cfg)
+    result = train(params, data.Xtr, data.Ytr, cfg, g, steps=steps, progress=False, log_every=0, **kw)
+    return result, cfg, data
+
+
 @pytest.fixture
 def ckpt(tmp_path) -> Path:
-    """A good checkpoint of TINY, trained on the data of SHA."""
-    params, _ = fresh()
-    return save_checkpoint(params, TINY, itos, SHA, path=tmp_path / "model.pt")
+    """A good checkpoint of TINY, trained for 5 of its 40 steps on WORDS."""
+    result, cfg, data = tiny_run(tmp_path)
+    return save_checkpoint(result, cfg, data, path=tmp_path / "model.pt")

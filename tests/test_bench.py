@@ -35,7 +35,7 @@ FIGURES = (
 
 @pytest.fixture(scope="module")
 def splits(names_path):
-    return load_splits(Config(), names_path)
+    return load_splits(Config(names=str(names_path)))
 
 
 def test_the_variants_agree_step_for_step(names_path):

@@ -17,7 +17,7 @@ def test_split_and_dataset_sizes(names_path):
     tr, va, te = split_words(words, 42)
     assert (len(tr), len(va), len(te)) == (25626, 3203, 3204)
     assert sorted(tr + va + te) == sorted(words)
-    d = load_splits(Config(), names_path)
+    d = load_splits(Config(names=str(names_path)))
     assert (d.Xtr.shape, d.Xdev.shape, d.Xte.shape) == ((182625, 3), (22655, 3), (22866, 3))
     assert d.Ytr.shape == (182625,) and d.Ydev.shape == (22655,) and d.Yte.shape == (22866,)
 

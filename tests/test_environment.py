@@ -32,8 +32,19 @@ def _makefile_var(name: str) -> str:
 
 def test_requirements_pin_the_whole_stack():
     pins = _pins()
-    for name in ("torch", "matplotlib", "jupyterlab", "tqdm", "nbval", "pytest", "ipywidgets", "ipykernel",
-                 "nbconvert", "numpy", "setuptools"):
+    for name in (
+        "torch",
+        "matplotlib",
+        "jupyterlab",
+        "tqdm",
+        "nbval",
+        "pytest",
+        "ipywidgets",
+        "ipykernel",
+        "nbconvert",
+        "numpy",
+        "setuptools",
+    ):
         assert name in pins, f"{name} is not pinned in requirements.txt"
     assert pins["torch"] == "2.13.0"
 

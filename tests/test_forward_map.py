@@ -19,9 +19,10 @@ LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "02_gradient_verifi
 def _forward_cell() -> str:
     """Lesson 02's step-by-step forward pass, up to the part that runs autograd's backward pass."""
     cells = json.loads(LESSON.read_text())["cells"]
-    src = next(s for s in ("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-               if s.startswith("emb = C[Xb]"))
-    return src[:src.index("# PyTorch backward pass")]
+    src = next(
+        s for s in ("".join(c["source"]) for c in cells if c["cell_type"] == "code") if s.startswith("emb = C[Xb]")
+    )
+    return src[: src.index("# PyTorch backward pass")]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from helpers import PARAM_NAMES, Config, cmp, forward, init_params, manual_backward
-from helpers.gradcheck import ATOL, RTOL, central_difference, fd_check, fd_error_curve
+from helpers.gradcheck import ATOL, RTOL, fd_check, fd_error_curve
 from helpers.plots import plot_fd_error
 
 matplotlib.use("Agg")
@@ -31,7 +31,7 @@ def _as_function(loss_fn, grads):
     class Loss(torch.autograd.Function):
         @staticmethod
         def forward(ctx, *ps):
-            return loss_fn(dict(zip(PARAM_NAMES, ps))).detach()
+            return loss_fn(dict(zip(PARAM_NAMES, ps, strict=True))).detach()
 
         @staticmethod
         def backward(ctx, dloss):
@@ -65,8 +65,7 @@ def test_right_gradients_pass_both_referees():
     assert checks["W2"].small < checks["W2"].entries and checks["W2"].rel_error < 1e-6
 
 
-@pytest.mark.parametrize("name,how", [("W1", "sign"), ("bngain", "sign"), ("C", "1e-3"), ("W2", "1e-3"),
-                                      ("b1", "b1")])
+@pytest.mark.parametrize("name,how", [("W1", "sign"), ("bngain", "sign"), ("C", "1e-3"), ("W2", "1e-3"), ("b1", "b1")])
 def test_a_wrong_gradient_is_flagged_by_both(name, how):
     params, grads, loss_fn = _setup()
     bad = _wrong(grads, name, how)
@@ -97,7 +96,7 @@ def test_printed_form_compares_flags_not_digits(capsys):
     params, grads, loss_fn = _setup()
     fd_check(loss_fn, params, grads, torch.Generator().manual_seed(0), samples=None)
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 7 and all(line.split()[0] == k for line, k in zip(lines, PARAM_NAMES))
+    assert len(lines) == 7 and all(line.split()[0] == k for line, k in zip(lines, PARAM_NAMES, strict=True))
     assert lines[2].startswith("b1       all ") and "abs. error" in lines[2] and "(< 1e-09: True)" in lines[2]
     assert "rel. error" in lines[3] and "(< 1e-05: True)" in lines[3]
 
@@ -105,7 +104,7 @@ def test_printed_form_compares_flags_not_digits(capsys):
 def test_error_against_eps_is_a_v():
     params, grads, loss_fn = _setup()
     curve = fd_error_curve(loss_fn, params, grads, "W2")
-    eps, err = zip(*curve)
+    eps, err = zip(*curve, strict=True)
     assert eps[0] == pytest.approx(1e-1) and eps[-1] == pytest.approx(1e-12)
     best = min(range(len(err)), key=err.__getitem__)
     assert 1e-7 <= eps[best] <= 1e-3 and err[best] < 1e-8  # the bottom of the V, where the two errors meet

@@ -2,21 +2,18 @@
 
 import torch
 
-import helpers
 from helpers import (
     PARAM_NAMES,
     Config,
     calibrate,
     forward,
     init_params,
-    load_checkpoint,
     make_generator,
     sample_names,
-    save_checkpoint,
-    sgd_step,
     split_loss,
     train,
 )
+from helpers.train import sgd_step
 
 SMALL = Config(n_hidden=32, steps=200)
 
@@ -98,18 +95,3 @@ def test_sampling_is_deterministic_and_stops_at_dot():
     c = sample_names(params, bn, 3, 10, torch.Generator().manual_seed(8))
     assert a == b and a != c and len(a) == 10
     assert all(set(name) <= set("abcdefghijklmnopqrstuvwxyz") for name in a)
-
-
-def test_checkpoint_round_trip(tmp_path):
-    X, _ = _data()
-    params = init_params(SMALL, make_generator(SMALL))
-    bn = calibrate(params, X)
-    path = save_checkpoint(params, SMALL, helpers.itos, "ab" * 32, bn=bn, path=tmp_path / "model.pt")
-    ckpt = load_checkpoint(path, cfg=SMALL, data_sha256="ab" * 32, calibrated=True)
-    assert all(torch.equal(ckpt["params"][k], params[k]) for k in PARAM_NAMES)
-    assert torch.equal(ckpt["bn"]["var"], bn["var"]) and ckpt["itos"] == helpers.itos
-    assert ckpt["config"]["n_hidden"] == 32 and ckpt["config"]["seed"] == SMALL.seed
-    # the format is plain torch: code outside this repository loads it with weights_only=True
-    raw = torch.load(path, weights_only=True)
-    assert set(raw) >= {"params", "bn", "config", "itos", "data_sha256"}
-    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind

@@ -8,9 +8,8 @@ import nbformat
 import pytest
 
 import helpers
-from helpers import CheckpointError, Config, init_params, itos, make_generator, save_checkpoint
+from helpers import CheckpointError, Config, TrainResult, init_params, load_splits, make_generator, save_checkpoint
 from helpers.config import ROOT
-from helpers.names import NAMES_SHA256
 
 matplotlib.use("Agg")
 NOTEBOOKS = ROOT / "notebooks"
@@ -19,7 +18,7 @@ NOTEBOOKS = ROOT / "notebooks"
 def run_until_checkpoint_loaded(name: str) -> None:
     """Execute the notebook's code cells in order, up to and including the first that loads the checkpoint."""
     cells = [c.source for c in nbformat.read(NOTEBOOKS / name, as_version=4).cells if c.cell_type == "code"]
-    upto = next(i for i, src in enumerate(cells) if "load_checkpoint(" in src)
+    upto = next(i for i, src in enumerate(cells) if "load_run(" in src)
     ns: dict = {}
     cwd = os.getcwd()
     os.chdir(NOTEBOOKS)  # as Jupyter does
@@ -58,15 +57,19 @@ def test_before_lesson_03_the_message_names_it(checkpoint, name, also):
     assert str(ROOT) not in message  # no machine paths in what a notebook shows
 
 
+def untrained(checkpoint) -> None:
+    cfg = Config()
+    result = TrainResult(params=init_params(cfg, make_generator(cfg)), steps=0)
+    save_checkpoint(result, cfg, load_splits(cfg), path=checkpoint)
+
+
 @pytest.mark.parametrize("name", ["05_evaluation.ipynb", "06_sampling.ipynb"])
 def test_before_lesson_04_the_message_names_it(checkpoint, name):
-    cfg = Config()
-    save_checkpoint(init_params(cfg, make_generator(cfg)), cfg, itos, NAMES_SHA256, path=checkpoint)
+    untrained(checkpoint)
     with pytest.raises(CheckpointError, match="no calibrated batch-norm statistics yet: run notebooks/04"):
         run_until_checkpoint_loaded(name)
 
 
 def test_lesson_04_loads_a_trained_checkpoint(checkpoint):
-    cfg = Config()
-    save_checkpoint(init_params(cfg, make_generator(cfg)), cfg, itos, NAMES_SHA256, path=checkpoint)
+    untrained(checkpoint)
     run_until_checkpoint_loaded("04_batchnorm_calibration.ipynb")  # no error: 04 needs no calibration yet

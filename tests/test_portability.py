@@ -20,8 +20,20 @@ needs_data = pytest.mark.skipif(not (ROOT / "names.txt").is_file(), reason="need
 def _nbval(nb: dict, tmp_path: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     path = tmp_path / LESSON.name
     path.write_text(json.dumps(nb))
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-vv", "--nbval", "--nbval-current-env",
-           "--nbval-sanitize-with", str(ROOT / "notebooks" / "sanitize.cfg"), str(path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-vv",
+        "--nbval",
+        "--nbval-current-env",
+        "--nbval-sanitize-with",
+        str(ROOT / "notebooks" / "sanitize.cfg"),
+        str(path),
+    ]
     return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
 
 
@@ -40,12 +52,15 @@ def test_the_committed_lesson_passes(tmp_path):
 
 
 @needs_data
-@pytest.mark.parametrize("old, new, failing", [
-    # tanh's local gradient off by 0.01%: every gradient below it is off too
-    ("dhpreact = (1.0 - h**2) * dh", "dhpreact = (1.0 - h**2) * dh * 1.0001", "hpreact"),
-    # batch norm in one go with the biased variance's factor 1 instead of n/(n-1): a typical slip
-    ("- n / (n - 1) * bnraw", "- bnraw", "hprebn"),
-])
+@pytest.mark.parametrize(
+    "old, new, failing",
+    [
+        # tanh's local gradient off by 0.01%: every gradient below it is off too
+        ("dhpreact = (1.0 - h**2) * dh", "dhpreact = (1.0 - h**2) * dh * 1.0001", "hpreact"),
+        # batch norm in one go with the biased variance's factor 1 instead of n/(n-1): a typical slip
+        ("- n / (n - 1) * bnraw", "- bnraw", "hprebn"),
+    ],
+)
 def test_a_slightly_wrong_gradient_fails(tmp_path, old, new, failing):
     run = _nbval(_perturbed(old, new), tmp_path)
     assert run.returncode != 0, "strict nbval passed a wrong gradient: the sanitize rules hide too much"

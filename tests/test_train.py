@@ -198,9 +198,10 @@ def test_reproducibility_threads_and_seeds_live_in_config():
 
 def test_reproducibility_the_split_follows_the_config(tmp_path):
     path = write(tmp_path / "w.txt", "\n".join(WORDS))
-    a, b = load_splits(TINY, path), load_splits(TINY, path)
+    cfg = dataclasses.replace(TINY, names=str(path))
+    a, b = load_splits(cfg), load_splits(cfg)
     assert a.words == b.words and all(torch.equal(x, y) for x, y in zip(a, b, strict=False))
-    other = load_splits(dataclasses.replace(TINY, shuffle_seed=7), path)
+    other = load_splits(dataclasses.replace(cfg, shuffle_seed=7))
     assert other.words != a.words and sorted(sum(other.words, [])) == sorted(WORDS)
 
 

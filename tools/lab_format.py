@@ -24,8 +24,12 @@ def merge_streams(outputs: list) -> list:
     merged: list = []
     for out in outputs:
         last = merged[-1] if merged else None
-        if (last is not None and out.get("output_type") == "stream" and last.get("output_type") == "stream"
-                and last.get("name") == out.get("name")):
+        if (
+            last is not None
+            and out.get("output_type") == "stream"
+            and last.get("output_type") == "stream"
+            and last.get("name") == out.get("name")
+        ):
             last["text"] = "".join(last["text"]) + "".join(out["text"])
         else:
             merged.append(out)
