@@ -67,7 +67,7 @@ run: setup
 	$(EXECUTE) $(NOTEBOOKS)
 	$(PY) tools/lab_format.py $(NOTEBOOKS)
 
-unit: setup
+unit: $(STAMP)
 	$(PYTEST) tests
 
 nbval: setup
