@@ -174,7 +174,9 @@ def build(src: Path) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
-        if "solution" in tags:
+        if "exercise_source" in cell.metadata:  # the lesson says what this cell is in the exercise version
+            cell.source = cell.metadata.pop("exercise_source")
+        elif "solution" in tags:
             current = next(todo)
             cell.source = _blank(current)
             learner |= {current.function} if current.function else set(current.grads)
