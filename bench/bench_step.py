@@ -34,10 +34,6 @@ from typing import Any
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # note: so it runs from a checkout where helpers is not pip-installed
-
 import helpers
 from helpers import (
     NAMES_PATH,

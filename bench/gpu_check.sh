@@ -8,6 +8,8 @@ set -uo pipefail
 OUT="${OUT:-bench}"
 PY="${PYTHON:-python3}"
 mkdir -p "$OUT"
+# helpers is imported from this checkout: on that machine it is not pip-installed
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 if ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
     echo "gpu_check: $PY has no torch that sees a CUDA GPU; nothing to check" >&2

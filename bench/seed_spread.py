@@ -27,20 +27,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # note: so it runs from a checkout where helpers is not pip-installed
-
-from helpers import (
-    LECTURE_LOSS,
-    Config,
-    calibrate,
-    init_params,
-    load_splits,
-    make_generator,  # noqa: E402
-    split_loss,
-    train,
-)
+from helpers import LECTURE_LOSS, Config, calibrate, init_params, load_splits, make_generator, split_loss, train
 
 # the lessons' seed (the lecture's), then four more; beyond five, 1, 2, 3, ...
 SEEDS = (2147483647, 42, 1337, 31415, 271828)

@@ -42,11 +42,10 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 from helpers.exercises import EXERCISES, Exercise
+
+ROOT = Path(__file__).resolve().parent.parent
+
 
 LESSONS = ROOT / "notebooks"
 OUT = ROOT / "exercises"
