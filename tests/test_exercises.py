@@ -537,3 +537,150 @@ def test_generator_check_write_and_refusal(tmp_path, capsys):
     assert "was filled in" in capsys.readouterr().err
     assert gen.main(["--out", str(out), "--force"]) == 0
     assert gen.main(["--check", "--out", str(out)]) == 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# issue #10: the exercise notebooks as a learner meets them
+
+
+def _cells(name: str) -> dict:
+    return {c.id: c for c in nbformat.read(EXERCISES_DIR / name, as_version=4).cells}
+
+
+@pytest.mark.parametrize("exercise", ["1a", "1c"])
+def test_blanks_can_be_filled_top_to_bottom(ns02, exercise):
+    """Each slot filled, in order, with the lesson's lines it stands for: no name is used before it is made."""
+    ns = {
+        k: v
+        for k, v in ns02.items()
+        if k not in gen.GRADS or k in {g for e in ("1a", "1b") for g in ex.EXERCISES[e].grads} and exercise == "1c"
+    }
+    slots = gen.slots(_solution_of(NB02)[exercise], ex.EXERCISES[exercise])
+    assert any(line.startswith("# d") and "+= ..." in line for line, _ in slots)  # the second contributions
+    for line, lesson_lines in slots:
+        exec(compile(lesson_lines, line, "exec"), ns)  # a NameError here: a slot comes before what it needs
+    assert all(check(exercise, g, ns=ns, show=False).passed for g in ex.EXERCISES[exercise].grads)
+
+
+def test_one_go_exercises_hide_the_derivation_below_the_check():
+    cells = _cells(NB02)
+    ids = list(cells)
+    for md, check_cell, answer in (
+        ("cell-18", "cell-21", "softmax}(\\text{logits"),
+        ("cell-24", "cell-27", "n-1}\\,\\hat"),
+    ):
+        assert answer not in cells[md].source and "**Your task:**" in cells[md].source and "*Hint:*" in cells[md].source
+        sketch = cells[f"{md}-sketch"]
+        assert answer in sketch.source and sketch.metadata["jupyter"]["source_hidden"] is True
+        assert ids.index(f"{md}-sketch") == ids.index(check_cell) + 1
+
+
+def test_exercise_02_says_which_backward_the_100_steps_run():
+    for cid in ("cell-29", "cell-32"):
+        assert _cells(NB02)[cid].source.startswith('print("this cell runs helpers.manual_backward')
+
+
+def test_lecture_answers_are_accepted(ns02, capsys):
+    ns = _attempt(ns02, "1c", "dbnmeani = (-dbndiff).sum(0, keepdim=True)", "dbnmeani = (-dbndiff).sum(0)")
+    assert all(check("1c", g, ns=ns).passed for g in ex.EXERCISES["1c"].grads)
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if " dbnmeani " in x)
+    assert line[0] in "✓≈" and "right values" in line and "note the shape" in line and "✗" not in out
+
+
+@pytest.mark.parametrize("exercise, typo", [("2", "F.softmax(logitz, 1)"), ("3", "bngain * bnvar_inv")])
+def test_each_check_judges_its_own_cell(ns02, exercise, typo):
+    ns = dict(ns02)  # 1a-1d done: dlogits and dhprebn hold their right answers
+    begin(exercise, ns)
+    src = _solution_of(NB02)[exercise]
+    with pytest.raises(NameError):  # the learner's cell stops at its first line
+        exec(compile(src.replace(typo, "undefined_name", 1) if typo in src else "undefined_name", "cell", "exec"), ns)
+    fb = check(exercise, ex.EXERCISES[exercise].grads[0], ns=ns, show=False)
+    assert fb.status == NOT_ATTEMPTED and "still holds" in fb.detail and not ex.solved(exercise)
+
+
+def test_blame_the_first_wrong_step(ns02):
+    ns = _attempt(ns02, "1a", "dcounts_sum = (-counts_sum**-2)", "dcounts_sum = (counts_sum**-2)")
+    assert check("1a", "dcounts_sum", ns=ns, show=False).mistake == "sign"
+    for name, blamed in (("dcounts", "dcounts_sum"), ("dnorm_logits", "dcounts"), ("dlogits", "dnorm_logits")):
+        fb = check("1a", name, ns=ns, show=False)
+        assert fb.mistake == "inherited" and blamed in fb.hint and "which this step uses, is wrong" in fb.hint, name
+    ns = dict(ns02, dhpreact=-ns02["dhpreact"])  # exercise 3 from a wrong dhpreact (1b)
+    exec(compile(_solution_of(NB02)["3"], "exercise 3", "exec"), ns)
+    fb = check("3", "dhprebn", ns=ns, show=False)
+    assert fb.mistake == "inherited" and "dhpreact" in fb.hint
+
+
+def test_no_broadcasting_hint_where_broadcasting_gives_the_right_values(ns02):
+    fb = check("1c", "dbnmeani", ns=dict(ns02, dbnmeani=ns02["dbnmeani"].view(-1)), show=False)
+    assert fb.passed and fb.hint == ""
+
+
+def test_intro_and_docs_say_what_run_all_does():
+    for name in gen.SOURCES:
+        intro = _cells(name)["exercise-intro"].source
+        assert "stops *Run All* there" in intro and "always gets to the end" not in intro
+    docs = (ROOT / "docs" / "exercises.md").read_text(encoding="utf-8")
+    assert "always gets to the end" not in docs and "stops" in docs
+
+
+def test_check_before_its_exercise_cell_ran_is_not_attempted(ns03):
+    ns = {k: v for k, v in ns03.items() if k != "backward"}
+    _, fbs = check_backward("4", "backward", ns["params"], ns["cache"], ns=ns, show=False)
+    assert {fb.status for fb in fbs} == {NOT_ATTEMPTED}
+    assert {fb.status for fb in check_loop("4b", ns={"cfg": ns03["cfg"]}, show=False)} == {NOT_ATTEMPTED}
+    assert check("2", "dlogits", ns={"logits": None}, show=False).status == ERROR  # no raw NameError either
+
+
+@pytest.mark.parametrize("name", gen.SOURCES)
+def test_no_bare_assertion_reaches_the_learner(name):
+    import ast
+
+    for c in nbformat.read(EXERCISES_DIR / name, as_version=4).cells:
+        if c.cell_type == "code":
+            for node in ast.walk(ast.parse(c.source)):
+                assert not isinstance(node, ast.Assert) or node.msg is not None, (c.id, ast.unparse(node))
+
+
+def _loop_ns(ns03, loop_src):
+    ns = dict(ns03, backward=_backward(ns03))
+    exec(compile(loop_src, "loop", "exec"), ns)
+    return ns
+
+
+def test_loop_exercise_checks_params_and_lossi(ns03, capsys):
+    src = next(c.source for c in nbformat.read(LESSONS / NB03, as_version=4).cells if c.id == "cell-07")
+    ns = _loop_ns(ns03, src.replace("print(", "(").replace("range(1000)", "range(100)"))
+    fbs = check_loop("4b", ns=ns, steps=100, show=False)
+    assert all(fb.passed for fb in fbs) and ex.solved("4b")
+    ns = _loop_ns(ns03, src.replace("print(", "(").replace("range(1000)", "range(100)").replace("0.1 if", "0.01 if"))
+    params, lossi = check_loop("4b", ns=dict(ns, lossi=ns["lossi"][:-1]), steps=100)
+    assert params.status == WRONG_VALUES and "lr = 0.1" in params.hint and lossi.status == WRONG_VALUES
+    assert "99 entries; one per step is 100" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("passes", [True, False])
+def test_full_run_says_which_backward_trained_the_model(ns03, capsys, passes):
+    from helpers import manual_backward
+
+    used = []
+
+    def train(params, *args, backward=None, **kw):
+        used.append(backward)
+        return type("R", (), {"steps_done": 1, "seconds": 1.0, "steps_per_second": 1.0})()
+
+    mine = _backward(ns03)
+    if passes:
+        _check_backward(ns03, mine, show=False)
+    exec(_cells(NB03)["cell-10"].source, dict(ns03, train=train, backward=mine))
+    out = capsys.readouterr().out
+    assert used == [mine if passes else manual_backward]
+    assert ("trained with your backward" if passes else "trained with helpers.manual_backward") in out
+    assert passes or "does not pass exercise 4's check yet" in out
+
+
+def test_result_statements_are_conditional_in_the_exercise_version():
+    text = _cells(NB02)["cell-18"].source
+    assert text.startswith("When every row of exercise 1's checks says *exactly right*")
+    assert "When the table below shows every gradient right" in _cells(NB02)["cell-34"].source
+    assert "until then the cell says so" in _cells(NB03)["cell-09"].source

@@ -150,7 +150,8 @@ def _judge(ex: Exercise, name: str, got: Any, ref: torch.Tensor, tname: str, ctx
             ex.id,
             name,
             NOT_ATTEMPTED,
-            f"`{name}` still holds what it held before your exercise {ex.id} cell (an earlier exercise's answer): run that cell; if it stopped with an error, fix it and run it again",
+            f"`{name}` still holds what it held before your exercise {ex.id} cell (an earlier exercise's answer): "
+            "run that cell; if it stopped with an error, fix it and run it again",
         )
     if not isinstance(got, torch.Tensor):
         return Feedback(
@@ -230,7 +231,8 @@ def check(exercise: str, name: str, tname: str | None = None, *, ns: Mapping[str
             ex.id,
             name,
             ERROR,
-            f"nothing to compare with: `{tname}.grad` is missing — run the forward-pass cell above (it calls loss.backward()) first",
+            f"nothing to compare with: `{tname}.grad` is missing — run the forward-pass cell above "
+            "(it calls loss.backward()) first",
         )
     PROGRESS[(ex.id, name)] = fb
     if show:
