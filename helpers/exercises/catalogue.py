@@ -1,7 +1,6 @@
 """The exercises of lessons 02 and 03 (the lecture's exercises 1-4): what each asks for.
 
-tools/make_exercises.py makes every exercise cell from this: the blank (`dname = ...` for each gradient,
-or the function to write) and the check cell (`check(...)` for each gradient, or one `check_backward`).
+tools/make_exercises.py makes every exercise cell from this: the blank and the check cell.
 """
 
 from __future__ import annotations
@@ -16,8 +15,10 @@ class Exercise:
     id: str
     lesson: str  # the notebook's number: "02" or "03"
     title: str
-    grads: tuple[str, ...]  # the learner's variables (for exercise 4: "d" + the key of the returned dict)
+    grads: tuple[str, ...]  # what is checked: the learner's gradients (exercise 4: "d" + the returned dict's keys)
     function: str | None = None  # exercise 4: the function the learner writes, `function(params, cache)`
+    uses: tuple[str, ...] | None = None  # a one-go gradient: the tensors whose gradients it starts from
+    loop: bool = False  # exercise 4b: the training loop, checked by what it leaves in `params` and `lossi`
 
 
 EXERCISES: dict[str, Exercise] = {
@@ -51,28 +52,19 @@ EXERCISES: dict[str, Exercise] = {
             ("dbnvar_inv", "dbnvar", "dbndiff2", "dbndiff", "dbnmeani", "dhprebn"),
         ),
         Exercise("1d", "02", "the first linear layer and the embedding", ("dembcat", "dW1", "db1", "demb", "dC")),
-        Exercise("2", "02", "cross-entropy backward in one go", ("dlogits",)),
-        Exercise("3", "02", "batch norm backward in one go", ("dhprebn",)),
+        Exercise("2", "02", "cross-entropy backward in one go", ("dlogits",), uses=()),
+        Exercise("3", "02", "batch norm backward in one go", ("dhprebn",), uses=("hpreact",)),
         Exercise("4", "03", "the whole backward pass", tuple("d" + k for k in PARAM_NAMES), function="backward"),
+        Exercise("4b", "03", "the training loop, with your backward", ("params", "lossi"), loop=True),
     )
 }
 
 
-def lesson_of(lesson: str | int) -> str:
-    s = str(lesson)
-    return f"{int(s):02d}" if s.isdigit() else s
-
-
 def exercises_of(lesson: str | int | None) -> list[Exercise]:
     """The exercises of one lesson (every lesson's with None)."""
-    if lesson is None:
-        return list(EXERCISES.values())
-    found = [e for e in EXERCISES.values() if e.lesson == lesson_of(lesson)]
+    found = [e for e in EXERCISES.values() if lesson is None or e.lesson == f"{int(lesson):02d}"]
     if not found:
-        raise ValueError(
-            f"lesson {lesson!r} has no exercises; lessons with exercises: "
-            f"{sorted({e.lesson for e in EXERCISES.values()})}"
-        )
+        raise ValueError(f"lesson {lesson!r} has no exercises; lessons with exercises: 02, 03")
     return found
 
 

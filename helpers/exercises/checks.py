@@ -1,58 +1,39 @@
 """The checks the exercise notebooks call, and the feedback they print.
 
-Every check compares your gradient with autograd's and answers with one of
-
-* not attempted yet   - the variable is missing, still `...` or None, or your function raises NotImplementedError;
-* wrong type / error  - not a tensor, or your backward function crashed (the line that failed is named);
-* wrong shape         - expected vs got, with a hint (keepdim, a sum over a broadcast dimension, a transpose);
-* wrong values        - the largest difference, which rows/columns differ, and a hint pointing at the step;
-* approximately right - equal up to floating-point rounding (the maxdiff is shown);
-* exactly right       - bit for bit autograd's numbers.
-
-Results are kept in `PROGRESS` (one entry per gradient, the latest check wins): `progress("02")` prints
-the table, `solved("2")` says whether an exercise passes (the exercise notebooks use it to skip the cells
-that need your answer until it is right).
+Each check answers, per gradient: not attempted yet, error, wrong type, wrong shape, wrong values (with the
+largest difference, where, and a hint from .mistakes), approximately right (floating-point rounding) or
+exactly right. Results are kept in `PROGRESS` (the latest check wins): `progress("02")` prints the table,
+`solved("2")` says whether an exercise passes; the exercise notebooks skip the cells that need it until then.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import textwrap
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .catalogue import Exercise, exercises_of, lesson_of
+from ..gradcheck import ATOL, RTOL
+from .catalogue import Exercise, exercises_of
 from .catalogue import exercise as find_exercise
 from .mistakes import STAGES, Reference, diagnose
 
-# the answers a check can give, from worst to best; NOT_CHECKED only appears in the progress table
-NOT_ATTEMPTED = "not attempted yet"
-ERROR = "error"
-WRONG_TYPE = "wrong type"
-WRONG_SHAPE = "wrong shape"
-WRONG_VALUES = "wrong values"
-APPROXIMATE = "approximately right"
-EXACT = "exactly right"
-NOT_CHECKED = "not checked yet"
-_MARK = {
-    NOT_ATTEMPTED: "·",
-    ERROR: "✗",
-    WRONG_TYPE: "✗",
-    WRONG_SHAPE: "✗",
-    WRONG_VALUES: "✗",
-    APPROXIMATE: "≈",
-    EXACT: "✓",
-    NOT_CHECKED: " ",
-}
-
-# "approximately right": torch.allclose with the absolute tolerance of lesson 02's 100-step check, because
-# b1's true gradient is exactly 0 and both computations return rounding noise of ~1e-8 for it
-RTOL, ATOL = 1e-5, 1e-7
+# the answers, from worst to best; NOT_CHECKED only appears in the progress table
+NOT_ATTEMPTED, ERROR, WRONG_TYPE, WRONG_SHAPE, WRONG_VALUES = (
+    "not attempted yet",
+    "error",
+    "wrong type",
+    "wrong shape",
+    "wrong values",
+)
+APPROXIMATE, EXACT, NOT_CHECKED = "approximately right", "exactly right", "not checked yet"
+_MARK = {NOT_ATTEMPTED: "·", APPROXIMATE: "≈", EXACT: "✓", NOT_CHECKED: " "}  # the others: ✗
 
 
 @dataclass
@@ -65,126 +46,75 @@ class Feedback:
     detail: str = ""
     hint: str = ""
     maxdiff: float | None = None
-    mistake: str | None = None  # the typical mistake the answer matches ("bessel", "dC_assign", "sign", ...)
+    mistake: str | None = None  # the typical mistake the answer matches ("bessel", "inherited", "sign", ...)
 
     @property
     def passed(self) -> bool:
         return self.status in (APPROXIMATE, EXACT)
 
-    # the names of helpers.GradCheck, so code written for `cmp`'s results keeps working
-    @property
-    def exact(self) -> bool:
-        return self.status == EXACT
-
-    @property
-    def approximate(self) -> bool:
-        return self.passed
+    approximate = passed  # the name of helpers.GradCheck's flag, which lesson 03 reads
 
     def __str__(self) -> str:
-        text = f"{_MARK[self.status]} {self.name:15s} {self.status}" + (f": {self.detail}" if self.detail else "")
+        text = f"{_MARK.get(self.status, '✗')} {self.name:15s} {self.status}" + (
+            f": {self.detail}" if self.detail else ""
+        )
         if self.hint:
-            text += "\n" + textwrap.fill(
-                self.hint,
-                width=110,
-                initial_indent=" " * 18 + "hint: ",
-                subsequent_indent=" " * 24,
-                break_on_hyphens=False,
-            )
+            text += "\n" + textwrap.fill(self.hint, 110, initial_indent=" " * 18 + "hint: ", subsequent_indent=" " * 24)
         return text
 
-    def __repr__(self) -> str:
-        return f"<Feedback {self.exercise} {self.name}: {self.status}>"
+
+PROGRESS: dict[tuple[str, str], Feedback] = {}  # (exercise, gradient) -> the latest check's answer
+BEFORE: dict[str, dict[str, Any]] = {}  # exercise -> what its names held before its cell ran (see `begin`)
 
 
-class Progress:
-    """The latest result of every gradient checked in this kernel: what `progress` prints."""
-
-    def __init__(self) -> None:
-        self.results: dict[tuple[str, str], Feedback] = {}
-
-    def record(self, fb: Feedback) -> None:
-        self.results[(fb.exercise, fb.name)] = fb
-
-    def reset(self) -> None:
-        self.results.clear()
-
-    def status(self, exercise: str, name: str) -> str:
-        fb = self.results.get((exercise, name))
-        return fb.status if fb else NOT_CHECKED
-
-    def solved(self, exercise: str) -> bool:
-        ex = find_exercise(exercise)
-        return all(self.status(ex.id, g) in (APPROXIMATE, EXACT) for g in ex.grads)
-
-    def summary(self, lesson: str | int | None = None) -> dict[str, dict[str, str]]:
-        """{exercise: {gradient: status}} for one lesson's exercises (every lesson's with None)."""
-        return {e.id: {g: self.status(e.id, g) for g in e.grads} for e in exercises_of(lesson)}
-
-    def table(self, lesson: str | int | None = None) -> str:
-        exercises = exercises_of(lesson)
-        rows = [(e, g, self.results.get((e.id, g))) for e in exercises for g in e.grads]
-        right = sum(1 for *_, fb in rows if fb and fb.passed)
-        done = [e.id for e in exercises if self.solved(e.id)]
-        where = f"lesson {lesson_of(lesson)}" if lesson is not None else "all lessons"
-        lines = [
-            f"Progress, {where}: {right} of {len(rows)} gradients right; exercises done: "
-            f"{len(done)} of {len(exercises)}" + (f" ({', '.join(done)})" if done else ""),
-            f"{'exercise':9s} {'gradient':16s} {'status':22s} maxdiff",
-        ]
-        for e, g, fb in rows:
-            status = fb.status if fb else NOT_CHECKED
-            maxdiff = f"{fb.maxdiff:.1e}" if fb and fb.maxdiff is not None else ""
-            lines.append(f"{e.id:9s} {g:16s} {_MARK[status]} {status:20s} {maxdiff}".rstrip())
-        return "\n".join(lines)
-
-
-PROGRESS = Progress()
-
-
-def progress(lesson: str | int | None = None) -> None:
-    """Print which gradients of a lesson's exercises pass their checks (all lessons with None)."""
-    print(PROGRESS.table(lesson))
+def _status(exercise: str, name: str) -> str:
+    return PROGRESS[(exercise, name)].status if (exercise, name) in PROGRESS else NOT_CHECKED
 
 
 def solved(exercise: str) -> bool:
     """Whether every gradient of `exercise` passed its latest check in this kernel."""
-    return PROGRESS.solved(exercise)
+    return all(_status(exercise, g) in (APPROXIMATE, EXACT) for g in find_exercise(exercise).grads)
 
 
-_MISSING = object()
+def begin(exercise: str, ns: Mapping[str, Any]) -> None:
+    """Remember what the exercise's names hold before its cell runs, so its check judges what that cell assigns."""
+    BEFORE[exercise] = {g: ns.get(g) for g in find_exercise(exercise).grads}
 
 
-def _shape_hint(got: tuple[int, ...], ref: tuple[int, ...], tname: str) -> tuple[str, str]:
-    def squeeze(s):
-        return tuple(d for d in s if d != 1)
+def progress(lesson: str | int | None = None) -> None:
+    """Print which gradients of a lesson's exercises pass their checks (all lessons with None)."""
+    exercises = exercises_of(lesson)
+    rows = [(e.id, g, PROGRESS.get((e.id, g))) for e in exercises for g in e.grads]
+    done = [e.id for e in exercises if solved(e.id)]
+    print(
+        f"Progress, lesson {exercises[0].lesson if lesson is not None else 'all'}: "
+        f"{sum(bool(fb and fb.passed) for *_, fb in rows)} of {len(rows)} gradients right; exercises done: "
+        f"{len(done)} of {len(exercises)}" + (f" ({', '.join(done)})" if done else "")
+    )
+    print(f"{'exercise':9s} {'gradient':16s} {'status':22s} maxdiff")
+    for e, g, fb in rows:
+        status, diff = (fb.status, fb.maxdiff) if fb else (NOT_CHECKED, None)
+        print(f"{e:9s} {g:16s} {_MARK.get(status, '✗')} {status:20s} {'' if diff is None else f'{diff:.1e}'}".rstrip())
 
-    if math.prod(got) == math.prod(ref) and squeeze(got) == squeeze(ref):
-        if len(got) < len(ref):
-            return "keepdim", (
-                f"the same numbers, but a size-1 dimension is gone: {tname} has shape {ref}, so its "
-                f"gradient must too — a sum drops the dimension unless you pass keepdim=True, "
-                f"and broadcasting would later spread the flat version the wrong way"
-            )
-        return "keepdim", (
-            f"the same numbers, with an extra size-1 dimension: {tname} has shape {ref} — sum without keepdim=True here"
-        )
+
+def _shape_hint(got: tuple, ref: tuple, tname: str) -> tuple[str, str]:
     if len(got) == 2 and got == ref[::-1]:
         return "transposed", (
-            f"looks transposed: {tname} has shape {ref}; in a matrix product's gradient, "
-            f"let the shapes tell you which factor is transposed and which side it goes on"
+            f"looks transposed: {tname} has shape {ref}; in a matrix product's gradient, let the "
+            f"shapes tell you which factor is transposed and which side it goes on"
         )
-    if math.prod(got) == math.prod(ref):
-        return "reshape", f"the right number of entries, arranged differently: view it as {tname}.shape, {ref}"
-    if len(got) == len(ref) + 1 and got[1:] == ref:
+    if [d for d in got if d != 1] == [d for d in ref if d != 1]:
+        if len(got) < len(ref):
+            return "keepdim", (
+                f"a size-1 dimension is gone: {tname} has shape {ref}, so its gradient must too — a sum "
+                f"drops the dimension unless you pass keepdim=True; against a {ref}, your {got} would "
+                f"broadcast to {tuple(torch.broadcast_shapes(got, ref))}"
+            )
+        return "keepdim", f"an extra size-1 dimension: {tname} has shape {ref} — sum without keepdim=True here"
+    if got[1:] == ref or (len(got) == len(ref) and all(g == r or r == 1 for g, r in zip(got, ref, strict=True))):
         return "broadcast", (
-            f"{tname} {ref} was broadcast over the batch (dimension 0) in the forward pass, "
-            f"so its gradient sums over that dimension"
-        )
-    if len(got) == len(ref) and all(g == r or r == 1 for g, r in zip(got, ref, strict=False)):
-        dims = [i for i, (g, r) in enumerate(zip(got, ref, strict=False)) if g != r]
-        return "broadcast", (
-            f"{tname} has size 1 in dimension {', '.join(map(str, dims))}: it was broadcast there "
-            f"in the forward pass, so its gradient sums over it (keepdim=True keeps the shape)"
+            f"{tname} {ref} was broadcast over the batch in the forward pass, so its gradient sums "
+            f"over that dimension (keepdim=True keeps a size-1 dimension)"
         )
     return "shape", f"a gradient always has the shape of its tensor: {tname} is {ref}"
 
@@ -193,90 +123,94 @@ def _where(got: torch.Tensor, ref: torch.Tensor) -> str:
     bad = ~torch.isclose(got, ref, rtol=RTOL, atol=ATOL)
     if ref.dim() == 0:
         return "the single value differs"
-
-    def some(mask: torch.Tensor, what: str) -> str:
-        idx = mask.nonzero().flatten().tolist()
-        if mask.numel() == 1:
-            return f"its only {what.removesuffix('ies') + 'y' if what.endswith('ies') else what[:-1]}"
-        if len(idx) == mask.numel():
-            return f"all {len(idx)} {what}"
-        eg = ", ".join(map(str, idx[:8])) + (", ..." if len(idx) > 8 else "")
-        return f"{len(idx)} of {mask.numel()} {what} ({eg})"
-
-    if ref.dim() == 1:
-        return f"differs in {some(bad, 'entries')}"
-    rows = bad.flatten(1).any(1)
-    text = f"differs in {some(rows, 'rows')}"
-    if ref.dim() == 2:
-        text += f" and {some(bad.any(0), 'columns')}"
-    return text
+    what, idx = ("entries", bad) if ref.dim() == 1 else ("rows", bad.flatten(1).any(1))
+    idx = idx.nonzero().flatten().tolist()
+    eg = ", ".join(map(str, idx[:8])) + (", ..." if len(idx) > 8 else "")
+    return (
+        f"differs in all {len(idx)} {what}"
+        if len(idx) == ref.shape[0]
+        else f"differs in {len(idx)} of {ref.shape[0]} {what} ({eg})"
+    )
 
 
-def _judge(
-    exid: str,
-    name: str,
-    got: Any,
-    ref: torch.Tensor,
-    tname: str,
-    ctx: Callable[[], Reference | None],
-    missing: str | None = None,
-) -> Feedback:
-    if got is _MISSING:
-        return Feedback(exid, name, NOT_ATTEMPTED, missing or f"there is no variable `{name}` yet")
-    if got is None or got is Ellipsis:
+_MISSING = object()
+
+
+def _judge(ex: Exercise, name: str, got: Any, ref: torch.Tensor, tname: str, ctx, ns=None, missing=None) -> Feedback:
+    before = BEFORE.get(ex.id, {}).get(name)
+    if got is _MISSING or got is None or got is Ellipsis:
+        what = missing or (
+            f"there is no variable `{name}` yet"
+            if got is _MISSING
+            else f"`{name}` is still `{'...' if got is Ellipsis else 'None'}`: replace it with your gradient"
+        )
+        return Feedback(ex.id, name, NOT_ATTEMPTED, what)
+    if got is before and isinstance(got, torch.Tensor):
         return Feedback(
-            exid,
+            ex.id,
             name,
             NOT_ATTEMPTED,
-            f"`{name}` is still `{'...' if got is Ellipsis else 'None'}`: replace it with your gradient",
+            f"`{name}` still holds what it held before your exercise {ex.id} cell (an earlier exercise's answer): "
+            "run that cell; if it stopped with an error, fix it and run it again",
         )
     if not isinstance(got, torch.Tensor):
         return Feedback(
-            exid,
+            ex.id,
             name,
             WRONG_TYPE,
             f"`{name}` is a {type(got).__name__}; expected a torch.Tensor of shape {tuple(ref.shape)}, like {tname}",
         )
-    got = got.detach()
+    got, note = got.detach().to(ref.dtype), ""
     if got.shape != ref.shape:
-        key, hint = _shape_hint(tuple(got.shape), tuple(ref.shape), tname)
-        return Feedback(
-            exid,
-            name,
-            WRONG_SHAPE,
-            f"expected {tuple(ref.shape)} (the shape of {tname}), got {tuple(got.shape)}",
-            hint,
-            mistake=key,
+        lead = ref.dim() - got.dim()  # a missing leading 1 broadcasts back to the same values
+        if lead <= 0 or ref.shape[lead:] != got.shape or any(d != 1 for d in ref.shape[:lead]):
+            key, hint = _shape_hint(tuple(got.shape), tuple(ref.shape), tname)
+            return Feedback(
+                ex.id,
+                name,
+                WRONG_SHAPE,
+                f"expected {tuple(ref.shape)} (the shape of {tname}), got {tuple(got.shape)}",
+                hint,
+                mistake=key,
+            )
+        # only a leading 1 missing: it broadcasts to the right values, as the lecture's `cmp` accepts
+        note = (
+            f"; note the shape: {tname} is {tuple(ref.shape)}, your {name} {tuple(got.shape)} — it broadcasts to "
+            f"the same values, but a gradient has its tensor's shape: sum(..., keepdim=True) keeps it"
         )
-    if got.dtype != ref.dtype:
-        got = got.to(ref.dtype)
-    if torch.equal(got, ref):
-        return Feedback(exid, name, EXACT, "bit for bit autograd's numbers", maxdiff=0.0)
+        got = got.reshape(ref.shape)
     maxdiff = (got - ref).abs().max().item() if torch.isfinite(got).all() else math.inf
-    if torch.allclose(got, ref, rtol=RTOL, atol=ATOL):
+    if torch.equal(got, ref):
         return Feedback(
-            exid,
+            ex.id,
+            name,
+            EXACT,
+            ("right values (bit for bit autograd's)" + note) if note else "bit for bit autograd's numbers",
+            maxdiff=0.0,
+            mistake=note and "keepdim",
+        )
+    if torch.allclose(got, ref, rtol=RTOL, atol=ATOL):
+        detail = f"maxdiff {maxdiff:.1e}, floating-point rounding (the same math, grouped differently from autograd's)"
+        return Feedback(
+            ex.id,
             name,
             APPROXIMATE,
-            f"maxdiff {maxdiff:.1e}, floating-point rounding (the same math, grouped differently from autograd's)",
+            f"right values ({detail}){note}" if note else detail,
             maxdiff=maxdiff,
+            mistake=note and "keepdim",
         )
-    mistake, hint = diagnose(exid, name, got, ref, ctx)
-    size = ref.abs().max().item()
-    detail = f"maxdiff {maxdiff:.2e} (the gradient's largest entry is {size:.2e}); {_where(got, ref)}"
-    return Feedback(exid, name, WRONG_VALUES, detail, hint, maxdiff=maxdiff, mistake=mistake)
+    mistake, hint = diagnose(ex, name, got, ref, ctx(), ns)
+    detail = f"maxdiff {maxdiff:.2e} (the gradient's largest entry is {ref.abs().max().item():.2e}); {_where(got, ref)}"
+    return Feedback(ex.id, name, WRONG_VALUES, detail + note, hint, maxdiff=maxdiff, mistake=mistake)
 
 
-def _once(make: Callable[[], Reference]) -> Callable[[], Reference | None]:
-    box: list = []
-
+def _reference(params: Mapping, Xb: torch.Tensor, Yb: torch.Tensor):
+    @functools.cache
     def get() -> Reference | None:
-        if not box:
-            try:
-                box.append(make())
-            except Exception:
-                box.append(None)
-        return box[0]
+        try:
+            return Reference(params, Xb, Yb)
+        except Exception:  # no hint rather than a crash
+            return None
 
     return get
 
@@ -284,33 +218,23 @@ def _once(make: Callable[[], Reference]) -> Callable[[], Reference | None]:
 def check(exercise: str, name: str, tname: str | None = None, *, ns: Mapping[str, Any], show: bool = True) -> Feedback:
     """Check your gradient `name` (e.g. "dhprebn") against autograd's `tname.grad` (default: `name` without the d).
 
-    Both are looked up by name in `ns`, the notebook's namespace (the exercise cells pass `globals()`), so a
-    missing variable is "not attempted yet" rather than a NameError. Prints the feedback, records it for
-    `progress`, and returns it.
+    Both are looked up in `ns`, the notebook's namespace (`globals()`), so a missing variable is "not attempted
+    yet" rather than a NameError. Prints the feedback, records it for `progress`, and returns it.
     """
     ex = find_exercise(exercise)
-    tname = tname or (name[1:] if name.startswith("d") else name)
-    got = ns.get(name, _MISSING)
+    tname = tname or name[1:]
     t = ns.get(tname)
-    ref = t.grad if isinstance(t, torch.Tensor) else None
-    if got is _MISSING or got is None or got is Ellipsis or ref is not None:
-        fb = _judge(
-            ex.id,
-            name,
-            got,
-            ref.detach() if ref is not None else None,
-            tname,
-            _once(lambda: Reference(ns, ns["Xb"], ns["Yb"])),
-        )
+    if isinstance(t, torch.Tensor) and t.grad is not None:
+        fb = _judge(ex, name, ns.get(name, _MISSING), t.grad.detach(), tname, _reference(ns, ns["Xb"], ns["Yb"]), ns)
     else:
         fb = Feedback(
             ex.id,
             name,
             ERROR,
-            f"nothing to compare with: `{tname}.grad` is missing — run the "
-            f"forward-pass cell above (it calls loss.backward()) first",
+            f"nothing to compare with: `{tname}.grad` is missing — run the forward-pass cell above "
+            "(it calls loss.backward()) first",
         )
-    PROGRESS.record(fb)
+    PROGRESS[(ex.id, name)] = fb
     if show:
         print(fb)
         if name == ex.grads[-1]:  # the exercise's last check: how the whole exercise stands
@@ -318,110 +242,124 @@ def check(exercise: str, name: str, tname: str | None = None, *, ns: Mapping[str
     return fb
 
 
-def check_backward(
-    exercise: str,
-    fn: Any,
-    params: Mapping[str, torch.Tensor],
-    cache: Mapping[str, Any],
-    refs: Mapping[str, torch.Tensor] | None = None,
-    *,
-    show: bool = True,
-) -> tuple[dict | None, list[Feedback]]:
-    """Run your `fn(params, cache)` (no autograd) and check each gradient it returns against `refs[k].grad`.
+def check_backward(exercise: str, fn: Any, params: Mapping, cache: Mapping, *, ns: Mapping | None = None, show=True):
+    """Run your `fn(params, cache)` (no autograd) and check each gradient it returns against `params[k].grad`.
 
-    `refs` defaults to `params` (after `loss.backward()`). Returns (your gradients or None, the feedback
-    for each parameter); a crash or NotImplementedError in `fn` is reported, never raised.
+    `fn` may be a name looked up in `ns` (so an undefined function is "not attempted yet"). Returns (your
+    gradients or None, the feedback for each parameter); an exception in `fn` is reported, never raised.
     """
     ex = find_exercise(exercise)
-    refs = params if refs is None else refs
-    keys = [g[1:] for g in ex.grads]
-    grads: Any = None
-    common: Feedback | None = None
-    fname = getattr(fn, "__name__", "backward")
-    if fn is None or fn is Ellipsis or not callable(fn):
-        common = Feedback(ex.id, "", NOT_ATTEMPTED, "your backward function is not defined yet")
+    fn = ns.get(fn) if isinstance(fn, str) and ns is not None else fn
+    fname, grads, common = getattr(fn, "__name__", "backward"), None, None
+    if not callable(fn):
+        common = (NOT_ATTEMPTED, f"your {ex.function} function is not defined yet: run its cell above")
     else:
         try:
             with torch.no_grad():
                 grads = fn(params, cache)
         except NotImplementedError:
-            common = Feedback(
-                ex.id, "", NOT_ATTEMPTED, f"{fname} still raises NotImplementedError: replace that line with your code"
-            )
+            common = (NOT_ATTEMPTED, f"{fname} still raises NotImplementedError: replace that line with your code")
         except Exception as e:  # any bug of the learner's is reported, not raised
-            common = Feedback(ex.id, "", ERROR, f"{fname} raised {type(e).__name__}: {e}{_failing_line(e)}")
-        else:
-            if grads is None or grads is Ellipsis:
-                common = Feedback(
-                    ex.id, "", NOT_ATTEMPTED, f"{fname} returned {grads!r}: return the dict of the seven gradients"
-                )
-            elif not isinstance(grads, Mapping):
-                common = Feedback(
-                    ex.id,
-                    "",
-                    WRONG_TYPE,
-                    f"{fname} returned a {type(grads).__name__}; expected a dict {{'C': dC, 'W1': dW1, ...}}",
-                )
-    ctx = _once(lambda: Reference(params, cache["Xb"], cache["Yb"]))
+            common = (ERROR, f"{fname} raised {type(e).__name__}: {e}{_failing_line(e)}")
+        if common is None and not isinstance(grads, Mapping):
+            common = (
+                WRONG_TYPE,
+                f"{fname} returned {type(grads).__name__}; expected a dict {{'C': dC, 'W1': dW1, ...}}",
+            )
+    ctx = _reference(params, cache["Xb"], cache["Yb"])
     feedback = []
-    for k, g in zip(keys, ex.grads, strict=False):
-        if common is not None:
-            fb = Feedback(ex.id, g, common.status, common.detail)
-        elif refs[k].grad is None:
+    for g in ex.grads:
+        if common:
+            fb = Feedback(ex.id, g, *common)
+        elif params[g[1:]].grad is None:
             fb = Feedback(
-                ex.id, g, ERROR, f"nothing to compare with: `{k}.grad` is missing — call loss.backward() first"
+                ex.id, g, ERROR, f"nothing to compare with: `{g[1:]}.grad` is missing — call loss.backward() first"
             )
         else:
+            got = grads.get(g[1:], _MISSING)
             fb = _judge(
-                ex.id,
+                ex,
                 g,
-                grads.get(k, _MISSING),
-                refs[k].grad.detach(),
-                k,
+                got,
+                params[g[1:]].grad.detach(),
+                g[1:],
                 ctx,
-                missing=f"the dict {fname} returned has no key {k!r}",
+                missing=f"the dict {fname} returned has no key {g[1:]!r}",
             )
         feedback.append(fb)
-        PROGRESS.record(fb)
+        PROGRESS[(ex.id, g)] = fb
+    if show and common:
+        print(f"{_MARK.get(common[0], '✗')} exercise {ex.id}: {common[0]}: {common[1]}")
+    elif show:
+        print("\n".join(map(str, feedback)), _exercise_line(ex), sep="\n")
+        wrong = {fb.name[1:] for fb in feedback if fb.status in (WRONG_VALUES, WRONG_SHAPE)}
+        for i, (keys, step) in enumerate(STAGES):
+            if wrong & set(keys):
+                before = ", ".join(f"d{k}" for ks, _ in STAGES[:i] for k in ks)
+                print(
+                    f"→ {before} are right, so the first mistake comes after them, most likely in {step}"
+                    if before
+                    else f"→ the first gradients the backward pass reaches are already wrong: start with {step}"
+                )
+                break
+    return (None if common else dict(grads)), feedback
+
+
+def check_loop(exercise: str, *, ns: Mapping[str, Any], steps: int = 1000, show: bool = True) -> list[Feedback]:
+    """After your loop, `params` must be what `steps` steps of helpers.train give from the same start (up to
+    float32 rounding: lesson 03's tolerance), and `lossi` must have one entry per step."""
+    from .. import init_params, make_generator, train
+
+    ex, params, lossi = find_exercise(exercise), ns.get("params"), ns.get("lossi")
+    if not lossi or not isinstance(lossi, list) or not isinstance(params, Mapping):
+        fbs = [
+            Feedback(ex.id, g, NOT_ATTEMPTED, "`lossi` is still empty: write your loop and run it") for g in ex.grads
+        ]
+    else:
+        g = make_generator(ns["cfg"])
+        ref = init_params(ns["cfg"], g)
+        train(ref, ns["Xtr"], ns["Ytr"], ns["cfg"], g, steps=steps, progress=False, log_every=0)
+        diff = max((params[k].detach() - ref[k]).abs().max().item() for k in ref)
+        fbs = [
+            Feedback(
+                ex.id, "params", APPROXIMATE, f"helpers.train's after {steps:,} steps, up to rounding", maxdiff=diff
+            )
+            if diff < 1e-4
+            else Feedback(
+                ex.id,
+                "params",
+                WRONG_VALUES,
+                f"they differ from helpers.train's after {steps:,} steps by up to {diff:.2e}",
+                ("" if solved("4") else "your backward does not pass exercise 4's check yet: fix it first. ")
+                + "Each step: a batch drawn with g, forward, your backward, p.data += -lr * grads[k] for "
+                "every parameter, with lr = 0.1 before step 100,000 and 0.01 after",
+                maxdiff=diff,
+            ),
+            Feedback(ex.id, "lossi", APPROXIMATE, f"{steps:,} entries, one per step")
+            if len(lossi) == steps
+            else Feedback(ex.id, "lossi", WRONG_VALUES, f"{len(lossi):,} entries; one per step is {steps:,}"),
+        ]
+    PROGRESS.update({(ex.id, fb.name): fb for fb in fbs})
     if show:
-        if common is not None:
-            print(f"{_MARK[common.status]} exercise {ex.id}: {common.status}: {common.detail}")
-        else:
-            print("\n".join(map(str, feedback)))
-            print(_exercise_line(ex))
-            where = _first_wrong_stage(feedback)
-            if where:
-                print(where)
-    return (dict(grads) if common is None else None), feedback
+        print(*fbs, _exercise_line(ex), sep="\n")
+    return fbs
 
 
 def _exercise_line(ex: Exercise) -> str:
-    right = sum(PROGRESS.status(ex.id, g) in (APPROXIMATE, EXACT) for g in ex.grads)
+    right = sum(_status(ex.id, g) in (APPROXIMATE, EXACT) for g in ex.grads)
     if right == len(ex.grads):
-        what = "it matches" if right == 1 else f"all {right} gradients match"
-        return f"→ exercise {ex.id} ({ex.title}): done, {what} autograd"
-    if len(ex.grads) == 1:
-        return f"→ exercise {ex.id} ({ex.title}): not done yet"
-    return f"→ exercise {ex.id} ({ex.title}): {right} of {len(ex.grads)} gradients right"
-
-
-def _first_wrong_stage(feedback: list[Feedback]) -> str | None:
-    status = {fb.name[1:]: fb for fb in feedback}
-    for i, (keys, step) in enumerate(STAGES):
-        if any(k in status and status[k].status in (WRONG_VALUES, WRONG_SHAPE) for k in keys):
-            before = [f"d{k}" for ks, _ in STAGES[:i] for k in ks]
-            if before:
-                return f"→ {', '.join(before)} are right, so the first mistake comes after them, most likely in {step}"
-            return f"→ the first gradients the backward pass reaches are already wrong: start with {step}"
-    return None
+        return (
+            f"→ exercise {ex.id} ({ex.title}): done, {'it matches' if right == 1 else 'all ' + str(right) + ' match'}"
+        )
+    return f"→ exercise {ex.id} ({ex.title}): " + (
+        "not done yet" if len(ex.grads) == 1 else f"{right} of {len(ex.grads)} right"
+    )
 
 
 def _failing_line(e: BaseException) -> str:
     """' (line 12: `dh = dlogits @ W2`)' for the learner's own line where `e` was raised, if it can be found."""
-    here = Path(__file__).resolve()
     for frame in reversed(traceback.extract_tb(e.__traceback__)):
         f = Path(frame.filename)
-        if f.resolve() == here or "site-packages" in f.parts or "torch" in f.parts:
-            continue
-        return f" (line {frame.lineno}: `{frame.line.strip()}`)" if frame.line else f" (line {frame.lineno})"
+        if f.resolve() != Path(__file__).resolve() and "site-packages" not in f.parts and "torch" not in f.parts:
+            return f" (line {frame.lineno}: `{frame.line.strip()}`)" if frame.line else f" (line {frame.lineno})"
     return ""

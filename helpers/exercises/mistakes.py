@@ -1,36 +1,43 @@
-"""Typical wrong answers and the hints they give: the catalogue of mistakes behind the checks' hints.
+"""Why a gradient is wrong: the hints behind the checks, from the lecture's step-by-step forward pass.
 
-A `Reference` runs the lecture's step-by-step forward pass (helpers.model.forward_steps) on copies of the
-learner's parameters and keeps autograd's graph. A mistake is made at one step (a wrong dlogits, say) and
-autograd carries it down to every gradient computed from it, so the hint can name the step where it started.
+A `Reference` runs helpers.model.forward_steps on copies of the learner's parameters and keeps autograd's
+graph, so it can answer two questions: which tensors use a given one (the forward map's arrows: a step
+whose inputs are wrong is blamed on them), and where a typical mistake at one step leads every gradient
+computed after it. `diagnose` asks them in that order, then looks at the ratio to the right answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
 
+from ..gradcheck import ATOL, RTOL
 from ..model import PARAM_NAMES, forward_steps
 
-# the one tolerance for "your answer matches this mistake": the largest difference, relative to the largest entry
-MATCH_TOL = 1e-4
+MATCH_TOL = 1e-4  # "your answer matches this": the largest difference, relative to the largest entry
+_INHERITS = "; every gradient computed from it inherits the mistake"
+
+
+def close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and bool((a - b).abs().max() <= MATCH_TOL * b.abs().max() + 1e-12)
 
 
 class Reference:
-    """The lecture's tensors (`v`), autograd's gradients of them (`g`), and what a wrong gradient leads to."""
+    """The lecture's tensors (`v`), autograd's gradients of them (`g`), and what other gradients lead to."""
 
-    def __init__(self, params, Xb: torch.Tensor, Yb: torch.Tensor):
+    def __init__(self, params: Mapping, Xb: torch.Tensor, Yb: torch.Tensor):
+        from ..forward_map import forward_graph  # imported here: forward_map itself imports the catalogue
+
         p = {k: params[k].detach().clone().requires_grad_(True) for k in PARAM_NAMES}
         with torch.enable_grad():
             self.t = forward_steps(p, Xb, Yb)
-            self.order = [k for k, v in self.t.items() if v.requires_grad and k != "loss"]  # in forward order
+            self.order = [k for k, v in self.t.items() if v.requires_grad and k != "loss"]  # forward order
             grads = torch.autograd.grad(self.t["loss"], [self.t[k] for k in self.order], retain_graph=True)
         self.grads = dict(zip(self.order, grads, strict=True))
+        self.edges = forward_graph(self.t["loss"], self.t).edges
         self.n = Xb.shape[0]
-        self._variants = None
 
     def v(self, name: str) -> torch.Tensor:
         return self.t[name].detach()
@@ -38,177 +45,68 @@ class Reference:
     def g(self, name: str) -> torch.Tensor:
         return self.grads[name]
 
+    def users(self, name: str) -> list[str]:
+        return [u for s, u in self.edges if s == name and u != "loss"]
+
     def downstream(self, name: str, wrong: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every gradient when `name`'s is `wrong`: autograd carries it back to what was computed before it."""
         before = self.order[: self.order.index(name)]
         with torch.enable_grad():
-            grads = torch.autograd.grad(
-                self.t[name], [self.t[k] for k in before], grad_outputs=wrong, retain_graph=True, allow_unused=True
-            )
-        return {"d" + name: wrong} | {"d" + k: g for k, g in zip(before, grads, strict=True) if g is not None}
-
-    def variants(self) -> list[tuple[Mistake, dict[str, torch.Tensor]]]:
-        """Each typical mistake with the wrong gradients it produces (computed once, skipped if impossible)."""
-        if self._variants is None:
-            self._variants = []
-            for m in MISTAKES:
-                try:
-                    with torch.no_grad():
-                        self._variants.append((m, m.make(self)))
-                except Exception:  # a mistake that can't be made here gives no hint, never a crash
-                    continue
-        return self._variants
+            got = torch.autograd.grad(self.t[name], [self.t[k] for k in before], wrong, True, allow_unused=True)
+        return {"d" + name: wrong} | {"d" + k: g for k, g in zip(before, got, strict=True) if g is not None}
 
 
-@dataclass(frozen=True)
-class Mistake:
-    key: str
-    hint: str
-    make: Callable[[Reference], dict[str, torch.Tensor]]  # the wrong gradients this mistake produces, by name
-
-
-def close(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """`a` matches `b` up to MATCH_TOL (a differently grouped float32 computation of the same thing)."""
-    if a.shape != b.shape:
-        return False
-    scale = b.abs().max().item() if b.numel() else 0.0
-    return bool((a - b).abs().max().item() <= MATCH_TOL * scale + 1e-12) if b.numel() else True
-
-
-def _dlogits(r: Reference, how: str) -> dict[str, torch.Tensor]:
-    logits, Yb, n = r.v("logits"), r.v("Yb"), r.n
-    p = F.softmax(logits, 1)
-    onehot = F.one_hot(Yb, logits.shape[1]).to(p.dtype)
-    wrong = {
-        "no_mean": lambda: p - onehot,
-        "no_minus_one": lambda: p / n,
-        "whole_columns": lambda: (p - F.one_hot(Yb, logits.shape[1]).sum(0, keepdim=True).clamp(max=1)) / n,
-        "softmax_dim0": lambda: (F.softmax(logits, 0) - onehot) / n,
-        "logits_not_probs": lambda: (logits - onehot) / n,
-    }[how]()
-    return r.downstream("logits", wrong)
-
-
-def _counts_once(r: Reference) -> dict[str, torch.Tensor]:
-    # counts used twice, but only the gradient through probs kept
-    dcounts = r.v("counts_sum_inv") * r.g("probs")
-    dnorm_logits = r.v("counts") * dcounts
-    dlogit_maxes = (-dnorm_logits).sum(1, keepdim=True)
+def _dlogits(r: Reference, dim: int, minus_one: float) -> dict[str, torch.Tensor]:
     logits = r.v("logits")
-    onehot = F.one_hot(logits.max(1).indices, logits.shape[1]).to(logits.dtype)
-    return {
-        "dcounts": dcounts,
-        "dnorm_logits": dnorm_logits,
-        "dlogit_maxes": dlogit_maxes,
-        "dlogits": dnorm_logits + onehot * dlogit_maxes,
-    }
+    onehot = F.one_hot(r.v("Yb"), logits.shape[1]).float()
+    return r.downstream("logits", (F.softmax(logits, dim) - minus_one * onehot) / r.n)
 
 
-def _bndiff_once(r: Reference) -> dict[str, torch.Tensor]:
-    # bndiff used twice, but only the gradient through bnraw kept
-    dbndiff = r.v("bnvar_inv") * r.g("bnraw")
-    dbnmeani = (-dbndiff).sum(0, keepdim=True)
-    return {"dbndiff": dbndiff, "dbnmeani": dbnmeani, "dhprebn": dbndiff + dbnmeani / r.n}
-
-
-def _bessel(r: Reference) -> dict[str, torch.Tensor]:
-    # the variance's 1/(n-1) taken as 1/n, step by step; the one-go formula without n/(n-1) gives the same dhprebn
+def _bessel(r: Reference) -> dict[str, torch.Tensor]:  # the variance's 1/(n-1) taken as 1/n, step by step
     dbndiff2 = torch.ones_like(r.v("bndiff2")) * r.g("bnvar") / r.n
     dbndiff = r.v("bnvar_inv") * r.g("bnraw") + 2 * r.v("bndiff") * dbndiff2
-    out = r.downstream("hprebn", dbndiff - dbndiff.sum(0, keepdim=True) / r.n)
-    return out | {"dbndiff2": dbndiff2, "dbndiff": dbndiff}
+    return r.downstream("hprebn", dbndiff - dbndiff.sum(0, keepdim=True) / r.n) | {"dbndiff": dbndiff}
 
 
-def _bn_mean_term(r: Reference) -> dict[str, torch.Tensor]:
-    # the one-go formula without its middle term, dhpreact.sum(0)
-    dhpreact, bnraw, n = r.g("hpreact"), r.v("bnraw"), r.n
-    dhprebn = r.v("bngain") * r.v("bnvar_inv") / n * (n * dhpreact - n / (n - 1) * bnraw * (dhpreact * bnraw).sum(0))
+def _no_mean_term(r: Reference) -> dict[str, torch.Tensor]:  # the one-go formula without dhpreact.sum(0)
+    dy, xhat, n = r.g("hpreact"), r.v("bnraw"), r.n
+    dhprebn = r.v("bngain") * r.v("bnvar_inv") / n * (n * dy - n / (n - 1) * xhat * (dy * xhat).sum(0))
     return r.downstream("hprebn", dhprebn)
 
 
-def _dC_assign(r: Reference) -> dict[str, torch.Tensor]:
-    dC = torch.zeros_like(r.v("C"))
-    dC[r.v("Xb")] = r.g("emb")
-    return {"dC": dC}
-
-
-_DOWNSTREAM = "; every gradient computed from it inherits the mistake"
-# in the order they are tried: the first whose wrong answer matches yours gives the hint
-MISTAKES: tuple[Mistake, ...] = (
-    Mistake(
-        "dlogits_not_divided_by_n",
-        "n times too large: the loss is the mean over the n examples of the batch, so dlogits carries a "
-        "factor 1/n — divide by n" + _DOWNSTREAM,
-        lambda r: _dlogits(r, "no_mean"),
+# typical mistakes, tried in this order: key -> (hint, the wrong gradients it leads to)
+MISTAKES = {
+    "dlogits_no_minus_one": (
+        "the correct character is missing its pull: d(-log p_y)/d logit_j is p_j minus 1 where j is the target "
+        "Yb[i]; subtract that 1 at [range(n), Yb], one entry per row (before dividing by n)",
+        lambda r: _dlogits(r, 1, 0.0),
     ),
-    Mistake(
-        "dlogits_no_minus_one",
-        "the correct character is missing its pull: d(-log p_y)/d logit_j is p_j minus 1 where j is the "
-        "target Yb[i]; subtract that 1 at [range(n), Yb] (before dividing by n)" + _DOWNSTREAM,
-        lambda r: _dlogits(r, "no_minus_one"),
+    "dlogits_softmax_dim0": (
+        "softmax over the wrong dimension: each row (one example's 27 logits) is normalised, so use dim=1",
+        lambda r: _dlogits(r, 0, 1.0),
     ),
-    Mistake(
-        "dlogits_whole_columns",
-        "the -1 for the correct character went into whole columns: index one entry per row, "
-        "[range(n), Yb], not [:, Yb]" + _DOWNSTREAM,
-        lambda r: _dlogits(r, "whole_columns"),
-    ),
-    Mistake(
-        "dlogits_softmax_dim0",
-        "softmax over the wrong dimension: each row (one example's 27 logits) is normalised, so use dim=1"
-        + _DOWNSTREAM,
-        lambda r: _dlogits(r, "softmax_dim0"),
-    ),
-    Mistake(
-        "dlogits_logits_not_probs",
-        "dlogits starts from the probabilities softmax(logits), not from the raw logits" + _DOWNSTREAM,
-        lambda r: _dlogits(r, "logits_not_probs"),
-    ),
-    Mistake(
-        "counts_once",
-        "counts is used twice in the forward pass (in probs and in counts_sum): its gradient is the sum "
-        "of both contributions, and yours has only the one through probs" + _DOWNSTREAM,
-        _counts_once,
-    ),
-    Mistake(
-        "tanh_input",
-        "tanh's derivative is written with its output h = tanh(hpreact), not with its input hpreact" + _DOWNSTREAM,
+    "tanh_input": (
+        "tanh's derivative is written with its output h = tanh(hpreact), not with its input hpreact",
         lambda r: r.downstream("hpreact", (1.0 - r.v("hpreact") ** 2) * r.g("h")),
     ),
-    Mistake(
-        "bessel",
-        "Bessel's correction: this lesson's variance divides by n-1, not n, so the gradient through bnvar "
-        "carries 1/(n-1) (in the one-go formula: the factor n/(n-1)); your answer matches the "
-        "biased-variance (1/n) version" + _DOWNSTREAM,
+    "bessel": (
+        "Bessel's correction: this lesson's variance divides by n-1, not n, so the gradient through bnvar carries "
+        "1/(n-1) (in the one-go formula: the factor n/(n-1)); your answer matches the biased-variance (1/n) version",
         _bessel,
     ),
-    Mistake(
-        "bndiff_once",
-        "bndiff is used twice (in bnraw and in bndiff2): its gradient is the sum of both contributions, "
-        "and yours has only the one through bnraw" + _DOWNSTREAM,
-        _bndiff_once,
+    "bn_mean_term": (
+        "the one-go formula has three terms — the direct path, the path through the mean and the path through the "
+        "variance — and the mean's term (the batch sum of dhpreact) is missing",
+        _no_mean_term,
     ),
-    Mistake(
-        "no_mean_path",
-        "hprebn also reaches the loss through the batch mean bnmeani: add that path's gradient (broadcast "
-        "back over the batch, times 1/n)",
-        lambda r: {"dhprebn": r.g("bndiff")},
-    ),
-    Mistake(
-        "bn_mean_term",
-        "the one-go formula has three terms — the direct path, the path through the mean and the path "
-        "through the variance — and the mean's term (the batch sum of dhpreact) is missing" + _DOWNSTREAM,
-        _bn_mean_term,
-    ),
-    Mistake(
-        "dC_assign",
-        "a character used k times in the batch must collect the sum of its k gradients: accumulate "
-        "(+= in a loop over the batch, or index_add_), don't assign — dC[Xb] = demb keeps only one of them",
-        _dC_assign,
-    ),
+}
+DC_ASSIGN = (
+    "a character used k times in the batch must collect the sum of its k gradients: accumulate (+= in a loop over "
+    "the batch, or index_add_), don't assign — dC[Xb] = demb keeps only one of them"
 )
 
 # the step each gradient belongs to, for wrong values that match no typical mistake
+_MATMUL = "the gradient of a matrix product is a matrix product — let the shapes guide you"
 STEP_HINTS = {
     "dlogprobs": "loss = -(mean of the n entries logprobs[range(n), Yb]): only those n entries get a gradient",
     "dprobs": "logprobs = probs.log(): chain rule with d log(x)/dx = 1/x",
@@ -217,13 +115,13 @@ STEP_HINTS = {
     "dcounts_sum": "counts_sum_inv = counts_sum**-1: d(x**-1)/dx = -x**-2",
     "dcounts": "counts is used twice (in probs and in counts_sum): add both gradients",
     "dnorm_logits": "counts = norm_logits.exp(), and d exp(x)/dx = exp(x)",
-    "dlogit_maxes": "norm_logits = logits - logit_maxes: logit_maxes was broadcast over the columns, and it enters "
-    "with a minus",
-    "dlogits": "two paths: directly through norm_logits, and through the max (which routes its gradient to "
-    "the position of each row's maximum)",
+    "dlogit_maxes": "norm_logits = logits - logit_maxes: logit_maxes was broadcast over the columns, and it "
+    "enters with a minus",
+    "dlogits": "two paths: directly through norm_logits, and through the max (which routes its gradient to the "
+    "position of each row's maximum)",
     "2:dlogits": "per example: the softmax of the row, minus 1 at the correct character; then the batch mean's 1/n",
-    "dh": "logits = h @ W2 + b2: the gradient of a matrix product is a matrix product — let the shapes guide you",
-    "dW2": "logits = h @ W2 + b2: the gradient of a matrix product is a matrix product — let the shapes guide you",
+    "dh": "logits = h @ W2 + b2: " + _MATMUL,
+    "dW2": "logits = h @ W2 + b2: " + _MATMUL,
     "db2": "logits = h @ W2 + b2: b2 was broadcast over the batch, so its gradient sums over it",
     "dhpreact": "h = tanh(hpreact): d tanh(x)/dx = 1 - tanh(x)**2",
     "dbngain": "hpreact = bngain * bnraw + bnbias: bngain (1, 200) was broadcast over the batch",
@@ -236,15 +134,91 @@ STEP_HINTS = {
     "dbnmeani": "bndiff = hprebn - bnmeani: bnmeani was broadcast over the batch, and it enters with a minus",
     "dhprebn": "hprebn reaches the loss directly through bndiff and through the mean bnmeani (1/n, broadcast back)",
     "3:dhprebn": "three terms: the direct path, the path through the mean and the one through the variance "
-    "(which carries Bessel's n/(n-1)); compare your formula with the derivation above",
-    "dembcat": "hprebn = embcat @ W1 + b1: the gradient of a matrix product is a matrix product — let the shapes "
-    "guide you",
-    "dW1": "hprebn = embcat @ W1 + b1: the gradient of a matrix product is a matrix product — let the shapes guide "
-    "you; and check dhprebn first",
+    "(which carries Bessel's n/(n-1)); the solution sketch below the check derives them",
+    "dembcat": "hprebn = embcat @ W1 + b1: " + _MATMUL,
+    "dW1": "hprebn = embcat @ W1 + b1: " + _MATMUL + "; and check dhprebn first",
     "db1": "b1 was broadcast over the batch, so its gradient sums over it (it is ~0: batch norm removes the mean)",
     "demb": "embcat = emb.view(n, -1) only rearranges the numbers: view the gradient back to emb's shape",
     "dC": "emb = C[Xb] copies rows of C: each row of dC collects the sum of the gradients of all its copies",
 }
+
+
+def _ratio_hint(c: float, n: int) -> tuple[str, str]:
+    near = {
+        -1.0: (
+            "sign",
+            "every entry has the opposite sign: look for a lost minus along the chain (from a subtraction, "
+            "from d(x**-1)/dx = -x**-2, from the loss's minus) or one too many",
+        ),
+        n: (
+            "missing_1/n",
+            "n times too large: a factor 1/n is missing (the loss is the mean over the n examples; "
+            "the batch mean bnmeani divides by n too)",
+        ),
+        1 / n: ("extra_1/n", "n times too small: a factor 1/n counted twice"),
+        (n - 1) / n: ("bessel", "Bessel's correction: you divided by n where this lesson's variance divides by n-1"),
+        n / (n - 1): ("bessel", "divided by n-1 where n belongs: only the variance uses Bessel's n-1"),
+        2.0: ("factor_2", "off by a factor of 2: check the 2 of d(x**2)/dx = 2x and the 1/2 of d(x**-0.5)/dx"),
+        0.5: ("factor_2", "off by a factor of 1/2: check the 2 of d(x**2)/dx = 2x and the 1/2 of d(x**-0.5)/dx"),
+    }
+    for x, found in near.items():
+        if abs(c - x) <= MATCH_TOL * abs(x):
+            return found
+    return "scale", f"proportional to the right answer but {c:.4g} times it: a constant factor in this step is wrong"
+
+
+def _inputs(r: Reference, ex, name: str, ns: Mapping) -> tuple[list[str], list[str]] | None:
+    """(the tensors whose gradients this step starts from, those of them the learner has wrong), or None."""
+    uses = list(ex.uses) if ex.uses is not None else r.users(name[1:])
+    try:  # the learner's gradients of them, in their tensors' shapes
+        mine = [ns["d" + u].reshape(r.t[u].shape) for u in uses]
+    except Exception:
+        return None
+    wrong = [u for d, u in zip(mine, uses, strict=True) if not torch.allclose(d, r.g(u), rtol=RTOL, atol=ATOL)]
+    return uses, wrong
+
+
+def diagnose(ex, name: str, got: torch.Tensor, ref: torch.Tensor, r: Reference | None, ns: Mapping | None):
+    """(typical mistake or None, hint) for wrong values. `ns`: lesson 02's namespace, where every step is seen."""
+    if not torch.isfinite(got).all():
+        return "nonfinite", (
+            "there are inf/nan values: exp() of a large logit overflows (subtract each row's maximum first, or use "
+            "F.softmax), or a division by zero, or a nan carried over from an earlier gradient"
+        )
+    found = _inputs(r, ex, name, ns) if r is not None and ns is not None else None
+    if found and found[1]:  # blame the first wrong step: a gradient this one is computed from is wrong already
+        return "inherited", (
+            f"{', '.join('d' + u for u in found[1])}, which this step uses, is wrong: fix that first (see its check), "
+            f"then run this check again"
+        )
+    if r is not None:
+        for key, (hint, make) in MISTAKES.items():
+            try:
+                w = make(r).get(name)
+            except Exception:  # a mistake that can't be made here gives no hint, never a crash
+                continue
+            if w is not None and w.shape == ref.shape and not close(w, ref) and close(got, w.to(got.dtype)):
+                return key, hint + _INHERITS
+    g64, r64 = got.double(), ref.double()
+    if (r64 * r64).sum() > 0:
+        c = ((g64 * r64).sum() / (r64 * r64).sum()).item()
+        if c != 0 and close(got, (c * r64).to(got.dtype)):
+            return _ratio_hint(c, r.n if r is not None else ref.shape[0])
+    if ref.abs().max() <= 1e-6 and got.abs().max() <= 1e-4:
+        return "noise", (
+            "the true gradient is zero up to rounding (for b1: batch norm subtracts the batch mean right "
+            "after b1 is added, so b1 cannot change the loss); yours is small too, but above rounding: "
+            "it most likely inherits a mistake from an earlier step — see the other gradients"
+        )
+    if not got.any():
+        return "zeros", "all zeros: the gradient never got filled in (or an accumulation went into another tensor)"
+    if name == "dC" and r is not None:
+        repeated = r.v("Xb").reshape(-1).bincount(minlength=ref.shape[0]) > 1
+        bad = ~torch.isclose(got, ref, rtol=MATCH_TOL, atol=MATCH_TOL * ref.abs().max().item())
+        if bad.any() and not (bad.any(1) & ~repeated).any():
+            return "dC_assign", DC_ASSIGN + " (only rows of characters used more than once differ)"
+    return None, STEP_HINTS.get(f"{ex.id}:{name}", STEP_HINTS.get(name, "check this step of the chain rule"))
+
 
 # exercise 4: the parameters in the order the backward pass reaches them, and the step before each
 STAGES = (
@@ -253,91 +227,3 @@ STAGES = (
     (("W1", "b1"), "batch norm in one go (dhprebn) or the first linear layer"),
     (("C",), "the embedding (dembcat back to dC)"),
 )
-
-
-def ratio_hint(c: float, n: int) -> tuple[str, str] | None:
-    def near(x: float) -> bool:
-        return abs(c - x) <= MATCH_TOL * abs(x)
-
-    if near(-1.0):
-        return "sign", (
-            "every entry has the opposite sign: look for a lost minus along the chain (from a "
-            "subtraction, from d(x**-1)/dx = -x**-2, from the loss's minus) or one too many"
-        )
-    if near(n):
-        return "missing_1/n", (
-            "n times too large: a factor 1/n is missing (the loss is the mean over the n "
-            "examples; the batch mean bnmeani divides by n too)"
-        )
-    if near(1 / n):
-        return "extra_1/n", "n times too small: a factor 1/n counted twice"
-    if near((n - 1) / n):
-        return "bessel", (
-            "Bessel's correction: you divided by n where this lesson's variance divides by n-1 — "
-            "your answer matches the biased-variance (1/n) version"
-        )
-    if near(n / (n - 1)):
-        return "bessel", ("divided by n-1 where n belongs: only the variance uses Bessel's n-1, the mean divides by n")
-    if near(2.0) or near(0.5):
-        return "factor_2", (f"off by a factor of {c:g}: check the 2 of d(x**2)/dx = 2x and the 1/2 of d(x**-0.5)/dx")
-    return "scale", (
-        f"proportional to the right answer but {c:.4g} times it: a constant factor in this step is "
-        f"wrong (a 1/n, a 2, an exponent)"
-    )
-
-
-def diagnose(
-    exid: str, name: str, got: torch.Tensor, ref: torch.Tensor, reference: Callable[[], Reference | None]
-) -> tuple[str | None, str]:
-    """(typical mistake, hint) for wrong values."""
-    if not torch.isfinite(got).all():
-        if name == "dlogits" or name.endswith("logits") or name in ("dcounts", "dprobs", "dlogprobs"):
-            return "overflow", (
-                "there are inf/nan values: exp() of a large logit overflows — subtract each row's "
-                "maximum first (softmax does not change), or use F.softmax"
-            )
-        return "nonfinite", (
-            "there are inf/nan values: an exp() that overflows, a division by zero, or a nan "
-            "carried over from an earlier gradient"
-        )
-    context = reference()
-    if context is not None:
-        for mistake, wrong in context.variants():
-            w = wrong.get(name)
-            if w is None or w.shape != ref.shape or close(w, ref):
-                continue
-            if close(got, w.to(got.dtype)):
-                return mistake.key, mistake.hint
-    g64, r64 = got.double(), ref.double()
-    rr = (r64 * r64).sum().item()
-    if rr > 0:
-        c = (g64 * r64).sum().item() / rr
-        if c != 0 and close(got, (c * r64).to(got.dtype)):
-            found = ratio_hint(c, context.n if context is not None else ref.shape[0])
-            if found:
-                return found
-    if ref.abs().max().item() <= 1e-6 and got.abs().max().item() <= 1e-4:
-        return "noise", (
-            "the true gradient is zero up to rounding (for b1: batch norm subtracts the batch mean right "
-            "after b1 is added, so b1 cannot change the loss); yours is small too, but above rounding: "
-            "it most likely inherits a mistake from an earlier step — see the other gradients"
-        )
-    if not got.any():
-        return "zeros", "all zeros: the gradient never got filled in (or an accumulation went into another tensor)"
-    if name == "dC" and context is not None:
-        try:
-            Xb = context.v("Xb").reshape(-1)
-            repeated = set((Xb.bincount(minlength=ref.shape[0]) > 1).nonzero().flatten().tolist())
-            rows = set(
-                (~torch.isclose(got, ref, rtol=MATCH_TOL, atol=MATCH_TOL * ref.abs().max().item()))
-                .any(1)
-                .nonzero()
-                .flatten()
-                .tolist()
-            )
-            if rows and rows <= repeated:
-                hint = next(m.hint for m in MISTAKES if m.key == "dC_assign")
-                return "dC_assign", hint + " (only rows of characters used more than once differ)"
-        except Exception:
-            pass
-    return None, STEP_HINTS.get(f"{exid}:{name}", STEP_HINTS.get(name, "check this step of the chain rule"))
