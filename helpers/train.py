@@ -77,7 +77,8 @@ def _step(params: dict, Xb: torch.Tensor, Yb: torch.Tensor, lr: float, backward:
     if not math.isfinite(lossf):
         raise TrainingDiverged(f"the loss is {lossf}")
     # note: the norm of all seven gradients at once (in float64, so it can't overflow) is finite exactly when
-    # every entry is, and bounds every entry's update: below 1e37, no finite float32 parameter can overflow
+    # every entry is, and bounds every entry's update: one below 1e37 can't take a parameter past float32's
+    # 3.4e38 unless it is already beyond 3.3e38, where the loss would have been inf a step before
     size = lr * torch.linalg.vector_norm(torch.cat([d.view(-1) for d in grads]), dtype=torch.float64).item()
     if not size < 1e37:
         raise TrainingDiverged(
