@@ -22,7 +22,7 @@ import torch
 from ..gradcheck import ATOL, RTOL
 from .catalogue import Exercise, exercises_of
 from .catalogue import exercise as find_exercise
-from .mistakes import STAGES, Reference, diagnose
+from .mistakes import STAGES, Reference, diagnose, shape_hint, where_wrong
 
 # the answers, from worst to best; NOT_CHECKED only appears in the progress table
 NOT_ATTEMPTED, ERROR, WRONG_TYPE, WRONG_SHAPE, WRONG_VALUES = (
@@ -97,42 +97,6 @@ def progress(lesson: str | int | None = None) -> None:
         print(f"{e:9s} {g:16s} {_MARK.get(status, '✗')} {status:20s} {'' if diff is None else f'{diff:.1e}'}".rstrip())
 
 
-def _shape_hint(got: tuple, ref: tuple, tname: str) -> tuple[str, str]:
-    if len(got) == 2 and got == ref[::-1]:
-        return "transposed", (
-            f"looks transposed: {tname} has shape {ref}; in a matrix product's gradient, let the "
-            f"shapes tell you which factor is transposed and which side it goes on"
-        )
-    if [d for d in got if d != 1] == [d for d in ref if d != 1]:
-        if len(got) < len(ref):
-            return "keepdim", (
-                f"a size-1 dimension is gone: {tname} has shape {ref}, so its gradient must too — a sum "
-                f"drops the dimension unless you pass keepdim=True; against a {ref}, your {got} would "
-                f"broadcast to {tuple(torch.broadcast_shapes(got, ref))}"
-            )
-        return "keepdim", f"an extra size-1 dimension: {tname} has shape {ref} — sum without keepdim=True here"
-    if got[1:] == ref or (len(got) == len(ref) and all(g == r or r == 1 for g, r in zip(got, ref, strict=True))):
-        return "broadcast", (
-            f"{tname} {ref} was broadcast over the batch in the forward pass, so its gradient sums "
-            f"over that dimension (keepdim=True keeps a size-1 dimension)"
-        )
-    return "shape", f"a gradient always has the shape of its tensor: {tname} is {ref}"
-
-
-def _where(got: torch.Tensor, ref: torch.Tensor) -> str:
-    bad = ~torch.isclose(got, ref, rtol=RTOL, atol=ATOL)
-    if ref.dim() == 0:
-        return "the single value differs"
-    what, idx = ("entries", bad) if ref.dim() == 1 else ("rows", bad.flatten(1).any(1))
-    idx = idx.nonzero().flatten().tolist()
-    eg = ", ".join(map(str, idx[:8])) + (", ..." if len(idx) > 8 else "")
-    return (
-        f"differs in all {len(idx)} {what}"
-        if len(idx) == ref.shape[0]
-        else f"differs in {len(idx)} of {ref.shape[0]} {what} ({eg})"
-    )
-
-
 _MISSING = object()
 
 
@@ -164,7 +128,7 @@ def _judge(ex: Exercise, name: str, got: Any, ref: torch.Tensor, tname: str, ctx
     if got.shape != ref.shape:
         lead = ref.dim() - got.dim()  # a missing leading 1 broadcasts back to the same values
         if lead <= 0 or ref.shape[lead:] != got.shape or any(d != 1 for d in ref.shape[:lead]):
-            key, hint = _shape_hint(tuple(got.shape), tuple(ref.shape), tname)
+            key, hint = shape_hint(tuple(got.shape), tuple(ref.shape), tname)
             return Feedback(
                 ex.id,
                 name,
@@ -200,7 +164,9 @@ def _judge(ex: Exercise, name: str, got: Any, ref: torch.Tensor, tname: str, ctx
             mistake=note and "keepdim",
         )
     mistake, hint = diagnose(ex, name, got, ref, ctx(), ns)
-    detail = f"maxdiff {maxdiff:.2e} (the gradient's largest entry is {ref.abs().max().item():.2e}); {_where(got, ref)}"
+    detail = (
+        f"maxdiff {maxdiff:.2e} (the gradient's largest entry is {ref.abs().max().item():.2e}); {where_wrong(got, ref)}"
+    )
     return Feedback(ex.id, name, WRONG_VALUES, detail + note, hint, maxdiff=maxdiff, mistake=mistake)
 
 

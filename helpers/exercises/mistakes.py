@@ -227,3 +227,41 @@ STAGES = (
     (("W1", "b1"), "batch norm in one go (dhprebn) or the first linear layer"),
     (("C",), "the embedding (dembcat back to dC)"),
 )
+
+
+def shape_hint(got: tuple, ref: tuple, tname: str) -> tuple[str, str]:
+    """(mistake, hint) for a gradient of the wrong shape: a transpose, a lost or extra keepdim, a missing sum."""
+    if len(got) == 2 and got == ref[::-1]:
+        return "transposed", (
+            f"looks transposed: {tname} has shape {ref}; in a matrix product's gradient, let the "
+            f"shapes tell you which factor is transposed and which side it goes on"
+        )
+    if [d for d in got if d != 1] == [d for d in ref if d != 1]:
+        if len(got) < len(ref):
+            return "keepdim", (
+                f"a size-1 dimension is gone: {tname} has shape {ref}, so its gradient must too — a sum "
+                f"drops the dimension unless you pass keepdim=True; against a {ref}, your {got} would "
+                f"broadcast to {tuple(torch.broadcast_shapes(got, ref))}"
+            )
+        return "keepdim", f"an extra size-1 dimension: {tname} has shape {ref} — sum without keepdim=True here"
+    if got[1:] == ref or (len(got) == len(ref) and all(g == r or r == 1 for g, r in zip(got, ref, strict=True))):
+        return "broadcast", (
+            f"{tname} {ref} was broadcast over the batch in the forward pass, so its gradient sums "
+            f"over that dimension (keepdim=True keeps a size-1 dimension)"
+        )
+    return "shape", f"a gradient always has the shape of its tensor: {tname} is {ref}"
+
+
+def where_wrong(got: torch.Tensor, ref: torch.Tensor) -> str:
+    """Which rows (or entries) of a gradient with wrong values differ."""
+    bad = ~torch.isclose(got, ref, rtol=RTOL, atol=ATOL)
+    if ref.dim() == 0:
+        return "the single value differs"
+    what, idx = ("entries", bad) if ref.dim() == 1 else ("rows", bad.flatten(1).any(1))
+    idx = idx.nonzero().flatten().tolist()
+    eg = ", ".join(map(str, idx[:8])) + (", ..." if len(idx) > 8 else "")
+    return (
+        f"differs in all {len(idx)} {what}"
+        if len(idx) == ref.shape[0]
+        else f"differs in {len(idx)} of {ref.shape[0]} {what} ({eg})"
+    )
