@@ -140,7 +140,7 @@ def result_of(excinfo):
 class OnBatch:
     """A `backward=` that changes the gradients of one particular batch, whenever that batch comes.
 
-    Keyed on the batch, not on a call count, so replaying the same steps meets the same fault again.
+    Keyed on the batch, not on a call count, so a fresh run of the same steps meets the same fault again.
     """
 
     def __init__(self, batch: torch.Tensor, fault, limit: int = 10_000):

@@ -59,8 +59,8 @@ def test_training_loss_becomes_non_finite():
 
 
 def test_training_update_overflows():
-    # a finite gradient whose update overflows float32 at step 6: lr * 3e38 = -inf. With a snapshot
-    # every 4 steps the loop goes back to step 4 and replays, checking each update before it lands
+    # a finite gradient whose update overflows float32 at step 6: lr * 3e38 = -inf. Each update is checked
+    # before it lands, so the parameters stay those after 6 steps
     cfg = dataclasses.replace(TINY, lr=10.0)
     k = 6
     fault = OnBatch(batch_of_step(cfg, k), lambda g: g | {"b2": torch.full_like(g["b2"], 3e38)})
@@ -111,11 +111,11 @@ def test_training_diverged_carries_the_step_and_the_loss_history():
 def test_training_divergence_that_does_not_recur_still_stops():
     calls = 0
 
-    def flaky(params, cache):  # a nan gradient in the 8th call only: a replay will not meet it again
+    def flaky(params, cache):  # a nan gradient in the 8th call only, as a non-deterministic backward might give
         nonlocal calls
         calls += 1
         if calls > 200:
-            raise RuntimeError("replay did not stop")
+            raise RuntimeError("train did not stop")
         grads = manual_backward(params, cache)
         return grads | {"b1": grads["b1"].clone().fill_(math.nan)} if calls == 8 else grads
 
