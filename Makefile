@@ -55,7 +55,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 # names.txt: from $$MAKEMORE_NAMES if set, else downloaded; always checked against its SHA-256
 data: $(STAMP)
-	@$(PY) -m helpers
+	@$(PY) tools/fetch_names.py
 
 # served from the top of the repository (notebooks/ and exercises/ both in the file browser), lesson 01 open;
 # as root (Docker, many cloud notebooks) Jupyter refuses to start without --allow-root

@@ -15,17 +15,17 @@ really happened, and it is a plain `torch.save` of a dict, loadable with nothing
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from . import config as settings  # note: read CHECKPOINT at call time, so tests can point it elsewhere
-from .config import Config, show_path
+from .config import Config, show_path, write_file
 from .dataset import Splits, itos, load_splits
 from .errors import CheckpointError
-from .model import PARAM_NAMES
+from .model import PARAM_NAMES, init_params
 from .train import TrainResult
 
 FORMAT_VERSION = 2
@@ -36,28 +36,16 @@ RUN = {
 
 
 def _write(ckpt: dict, path: Path) -> Path:
-    """Atomically: to a temporary file beside it, then renamed over the old one (a crash leaves the old one)."""
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            torch.save(ckpt, f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)  # note: mkstemp makes the file readable by its owner only; give it the usual mode
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        buffer = io.BytesIO()
+        torch.save(ckpt, buffer)
+        write_file(path, buffer.getvalue())  # whole or not at all
     except (OSError, RuntimeError) as e:  # note: torch reports a failed write of its zip file as a RuntimeError
         raise CheckpointError(
             f"Could not write {show_path(path)} ({getattr(e, 'strerror', None) or type(e).__name__})"
             f": is the disk full, or the folder read-only? The previous checkpoint, if there was "
             f"one, is unchanged."
         ) from e
-    finally:
-        if tmp is not None and os.path.exists(tmp):  # note: also on Ctrl-C, no half-written file is left
-            os.unlink(tmp)
     return path
 
 
@@ -102,17 +90,11 @@ def load_checkpoint(path: str | os.PathLike | None = None, calibrated: bool = Fa
     """
     given, path = path, Path(settings.CHECKPOINT if path is None else path)
     if not path.is_file():
-        where = (
-            ""
-            if given is None or Path(given).is_absolute()
-            else (
-                f" (a relative path counts from the folder you run in: {show_path(Path.cwd())}; call load_checkpoint() "
-                f"without a path for the lessons' {show_path(settings.CHECKPOINT)})"
-            )
-        )
+        where = f" (a relative path counts from the folder you run in: {show_path(Path.cwd())}; call load_checkpoint() "
+        where += f"without a path for the lessons' {show_path(settings.CHECKPOINT)})"
         raise CheckpointError(
-            f"No checkpoint at {show_path(path)}{where}: run {RUN['trained']} first"
-            + (f", then {RUN['calibrated']}." if calibrated else ".")
+            f"No checkpoint at {show_path(path)}{where if given is not None and not Path(given).is_absolute() else ''}"
+            f": run {RUN['trained']} first" + (f", then {RUN['calibrated']}." if calibrated else ".")
         )
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -174,15 +156,14 @@ def _check_layout(ckpt, path: Path) -> None:
         bad(f"missing {', '.join(missing)}")
     params, cfg = ckpt["params"], ckpt["config"]
     try:
-        b, e, h, v = (cfg[k] for k in ("block_size", "n_embd", "n_hidden", "vocab_size"))
-        Config(**cfg)
+        saved = Config(**{k: cfg[k] for k in Config().to_dict() if k != "device"})  # note: every field, none left out
+        shapes = {k: tuple(v.shape) for k, v in init_params(saved, torch.Generator()).items()}
     except (TypeError, KeyError, ValueError) as err:
         bad(f"its config is not a Config: {err}")
-    shapes = {"C": (v, e), "W1": (b * e, h), "b1": (h,), "W2": (h, v), "b2": (v,), "bngain": (1, h), "bnbias": (1, h)}
     for k, shape in shapes.items():
         if not isinstance(params, dict) or tuple(getattr(params.get(k), "shape", ())) != shape:
             bad(f"'params' must hold {k} of shape {shape}, as its config says")
-    bn = ckpt["bn"]
+    bn, h = ckpt["bn"], cfg["n_hidden"]
     if bn is not None and (
         not isinstance(bn, dict) or any(tuple(getattr(bn.get(k), "shape", ())) != (1, h) for k in ("mean", "var"))
     ):

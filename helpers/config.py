@@ -1,4 +1,4 @@
-"""The one place where every knob, seed and the thread count of the series lives.
+"""The one place where every knob, seed and the thread count of the series lives, and where its files go.
 
 Introduced in 01_data; every lesson builds a `Config()` and prints it, so the numbers a learner sees
 are the numbers the code uses. Config is data (a dataclass), never `exec`'d text.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -26,6 +27,24 @@ def show_path(path: str | os.PathLike) -> str:
         return str(Path(path).resolve().relative_to(ROOT))
     except ValueError:
         return str(path)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write `data` whole or not at all: to a temporary file beside `path`, renamed over it at the end, so a
+    full disk, an error or Ctrl-C leaves the old file as it was and no half-written one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            os.fsync(f.fileno())
+        umask = os.umask(0)  # note: mkstemp makes the file readable by its owner only; give it the usual mode
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _is_int(x) -> bool:

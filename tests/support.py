@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,6 +24,13 @@ from helpers import (
 )
 
 names_mod = importlib.import_module("helpers.names")
+# tools/ is a folder of scripts, not a package: load the set-up script itself
+_spec = importlib.util.spec_from_file_location(
+    "fetch_names", Path(__file__).resolve().parent.parent / "tools" / "fetch_names.py"
+)
+fetch_mod = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fetch_mod)
+fetch_names = fetch_mod.fetch_names
 checkpoint_mod = importlib.import_module("helpers.checkpoint")
 
 

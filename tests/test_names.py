@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import errno
 import http.client
-import importlib
 import io
 import urllib.error
 import urllib.request
 
 import pytest
-from support import WORDS, files_in, names_mod, sha, write
+from support import WORDS, fetch_mod, fetch_names, files_in, names_mod, sha, write
 
 from helpers import DataError, build_dataset, load_words, split_words
 from helpers.config import ROOT
-from helpers.names import fetch_names
 
 
 def test_data_missing_file(tmp_path):
@@ -47,7 +45,7 @@ def test_data_checksum_mismatch_writes_nothing(tmp_path):
     msg = str(e.value)
     assert "SHA-256" in msg and names_mod.NAMES_SHA256 in msg and "not the makemore data set" in msg
     assert "original names.txt" in msg
-    assert files_in(dest.parent) == []  # no names.txt, no partial file
+    assert files_in(tmp_path) == ["other.txt"]  # no names.txt, no partial file
 
 
 def test_data_checksum_mismatch_keeps_the_existing_file(tmp_path):
@@ -136,7 +134,7 @@ def test_data_makemore_names_points_to_a_missing_file(tmp_path, monkeypatch):
 
 def test_data_make_setup_reports_the_error_and_fails(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MAKEMORE_NAMES", str(tmp_path / "missing.txt"))
-    assert importlib.import_module("helpers.__main__").main([str(tmp_path / "names.txt")]) == 1
+    assert fetch_mod.main([str(tmp_path / "names.txt")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "MAKEMORE_NAMES" in err
     assert files_in(tmp_path) == []

@@ -13,7 +13,7 @@ import signal
 import matplotlib
 import pytest
 import torch
-from support import TINY, WORDS, fresh, names_mod, tiny_data, tiny_run, write
+from support import TINY, WORDS, fetch_names, fresh, names_mod, tiny_data, tiny_run, write
 
 import helpers
 from helpers import (
@@ -102,7 +102,7 @@ def test_make_setup_moves_a_learners_names_txt_aside(tmp_path, capsys):
     good = write(tmp_path / "good.txt", "emma\nolivia\n")
     mine = write(tmp_path / "names.txt", "my\nown\nnames\n")
     sha = names_mod.sha256_file(good)
-    names_mod.fetch_names(mine, source=str(good), sha256=sha)
+    fetch_names(mine, source=str(good), sha256=sha)
     backups = list(tmp_path.glob("names.txt.*.bak"))
     assert len(backups) == 1 and backups[0].read_text() == "my\nown\nnames\n"
     assert mine.read_text() == "emma\nolivia\n"

@@ -18,6 +18,7 @@ from support import (
     all_finite,
     assert_same_params,
     batch_of_step,
+    fetch_names,
     fresh,
     result_of,
     run,
@@ -35,7 +36,6 @@ from helpers import (
     setup_torch,
     train,
 )
-from helpers.names import fetch_names
 
 
 def test_training_loss_becomes_non_finite():
