@@ -15,6 +15,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -53,29 +54,28 @@ def _gradients(params: dict, cache: dict, backward: Backward) -> list[torch.Tens
     if not isinstance(grads, dict) or not set(params) <= set(grads):
         have = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
         raise ValueError(
-            f"the backward pass must return a dict with one gradient per parameter "
-            f"({', '.join(params)}); it returned {have}."
+            f"the backward pass must return a dict with one gradient per parameter ({', '.join(params)}); "
+            f"it returned {have}."
         )
     for k, p in params.items():
-        dp = grads[k]
-        if not isinstance(dp, torch.Tensor) or dp.shape != p.shape:
-            got = tuple(dp.shape) if isinstance(dp, torch.Tensor) else type(dp).__name__
+        if getattr(grads[k], "shape", None) != p.shape:
+            got = tuple(grads[k].shape) if isinstance(grads[k], torch.Tensor) else type(grads[k]).__name__
             raise ValueError(
                 f"the backward pass returned d{k} of shape {got}; {k} has shape {tuple(p.shape)}, "
-                f"and its gradient must too."
+                "and its gradient must too."
             )
     return [grads[k] for k in params]
 
 
 def _step(params: dict, Xb: torch.Tensor, Yb: torch.Tensor, lr: float, backward: Backward | None) -> float:
+    """One step of SGD; the batch loss (before the update). Nothing changes unless loss and update are finite."""
     if backward is None:
-        loss, grads = forward_backward(params, Xb, Yb)
+        loss, grads = forward_backward(params, Xb, Yb)  # the tuned step of helpers.fast
     else:
         loss, cache = forward(params, Xb, Yb)
         grads = _gradients(params, cache, backward)
-    lossf = loss.item()
-    if not math.isfinite(lossf):
-        raise TrainingDiverged(f"the loss is {lossf}")
+    if not math.isfinite(loss := loss.item()):
+        raise TrainingDiverged(f"the loss is {loss}")
     # note: the norm of all seven gradients at once (in float64, so it can't overflow) is finite exactly when
     # every entry is, and bounds every entry's update: one below 1e37 can't take a parameter past float32's
     # 3.4e38 unless it is already beyond 3.3e38, where the loss would have been inf a step before
@@ -85,55 +85,32 @@ def _step(params: dict, Xb: torch.Tensor, Yb: torch.Tensor, lr: float, backward:
             f"the update would make a parameter non-finite (its size is {size:.3g}), so it was not applied"
         )
     torch._foreach_add_(list(params.values()), grads, alpha=-lr)
-    return lossf
+    return loss
 
 
-@torch.no_grad()
-def sgd_step(
-    params: dict[str, torch.Tensor], Xb: torch.Tensor, Yb: torch.Tensor, lr: float, backward: Backward | None = None
-) -> float:
-    """One step of SGD; returns the batch loss (as measured before the update).
-
-    `backward=None` is the tuned step of helpers.fast; else forward + your `backward(params, cache)`.
-    Nothing changes unless the loss and the update are finite, else TrainingDiverged.
-    """
-    return _step(params, Xb, Yb, lr, backward)
-
-
-class _StopOnSigint:
+@contextmanager
+def _stop_on_sigint():
     """While active, Ctrl-C / 'interrupt kernel' only raises a flag; the loop stops between two steps."""
-
-    requested = False
-
-    def __enter__(self):
-        self._old = None
-        if threading.current_thread() is threading.main_thread():  # note: only there can Python set a handler
-            self._old = signal.signal(signal.SIGINT, lambda signum, frame: setattr(self, "requested", True))
-        return self
-
-    def __exit__(self, *exc):
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, self._old if self._old is not None else signal.default_int_handler)
+    stop = threading.Event()
+    main = threading.current_thread() is threading.main_thread()  # note: only there can Python set a handler
+    old = signal.signal(signal.SIGINT, lambda signum, frame: stop.set()) if main else None
+    try:
+        yield stop
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old if old is not None else signal.default_int_handler)
 
 
 def _progress_bar(steps: int, show: bool):
     """tqdm's bar (a widget in a notebook). A saved notebook keeps the text the widget had when it was shown
-    ("0%"), so in a notebook it is shown under a display id, and `_finish` shows its final text in its place."""
+    ("0%"), so in a notebook it is shown under a display id, and train() shows its final text in its place."""
     notebook = issubclass(tqdm, notebook_tqdm)  # note: tqdm.auto picks the widget in a notebook with ipywidgets
     bar = tqdm(total=steps, disable=not show, unit="step", mininterval=0.5, **({"display": False} if notebook else {}))
-    bar.handle = None
     if notebook and show:
         from IPython.display import display
 
         bar.handle = display(bar.container, display_id=True)
     return bar
-
-
-def _finish(bar, steps_done: int) -> None:
-    bar.update(steps_done - bar.n)
-    bar.close()
-    if bar.handle is not None:
-        bar.handle.update(bar.container)
 
 
 def train(
@@ -162,9 +139,9 @@ def train(
     high = 0  # consecutive steps with the loss far above its start
     t0 = time.perf_counter()
     try:
-        with _StopOnSigint() as stop, torch.no_grad():
+        with _stop_on_sigint() as stop, torch.no_grad():
             for i in range(steps):
-                if stop.requested:
+                if stop.is_set():
                     result.interrupted = True
                     break
                 # minibatch construct
@@ -174,9 +151,9 @@ def train(
                     loss = _step(params, Xb, Yb, cfg.lr_at(i), backward)
                 except TrainingDiverged as e:
                     raise TrainingDiverged(
-                        f"training stopped at step {i}: {e}. The parameters keep their last finite values and "
-                        f"the loss history (the exception's .result.lossi) its {i} entries; try a smaller "
-                        f"learning rate (cfg.lr={cfg.lr}).",
+                        f"training stopped at step {i}: {e}. The parameters keep their last finite values and the "
+                        f"loss history (the exception's .result.lossi) its {i} entries; try a smaller learning "
+                        f"rate (cfg.lr={cfg.lr}).",
                         step=i,
                         result=result,
                     ) from None
@@ -185,9 +162,9 @@ def train(
                 high = high + 1 if loss > BLOWUP_FACTOR * 10 ** result.lossi[0] else 0
                 if high == BLOWUP_STEPS:
                     warnings.warn(
-                        f"step {i}: the batch loss ({loss:.4g}) has stayed above {BLOWUP_FACTOR:g} times "
-                        f"its first value ({10 ** result.lossi[0]:.4f}) for {BLOWUP_STEPS:,} steps: "
-                        f"training is blowing up; try a smaller learning rate (cfg.lr={cfg.lr}).",
+                        f"step {i}: the batch loss ({loss:.4g}) has stayed above {BLOWUP_FACTOR:g} times its first "
+                        f"value ({10 ** result.lossi[0]:.4f}) for {BLOWUP_STEPS:,} steps: training is blowing up; "
+                        f"try a smaller learning rate (cfg.lr={cfg.lr}).",
                         RuntimeWarning,
                         stacklevel=2,
                     )
@@ -197,7 +174,10 @@ def train(
                     bar.update(1000)
     finally:
         result.seconds = time.perf_counter() - t0
-        _finish(bar, result.steps_done)
+        bar.update(result.steps_done - bar.n)
+        bar.close()
+        if getattr(bar, "handle", None) is not None:
+            bar.handle.update(bar.container)  # the final text, in place of the "0%" the widget was shown with
     if result.interrupted:
         print(
             f"interrupted: stopped cleanly after {result.steps_done:,} of {steps:,} steps; the parameters and "
