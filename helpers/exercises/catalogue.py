@@ -21,6 +21,10 @@ class Exercise:
     loop: bool = False  # exercise 4b: the training loop, checked by what it leaves in `params` and `lossi`
 
 
+def _grads(names: str) -> tuple[str, ...]:
+    return tuple("d" + k for k in names.split())
+
+
 EXERCISES: dict[str, Exercise] = {
     e.id: e
     for e in (
@@ -28,33 +32,19 @@ EXERCISES: dict[str, Exercise] = {
             "1a",
             "02",
             "from the loss to the logits",
-            (
-                "dlogprobs",
-                "dprobs",
-                "dcounts_sum_inv",
-                "dcounts_sum",
-                "dcounts",
-                "dnorm_logits",
-                "dlogit_maxes",
-                "dlogits",
-            ),
+            _grads("logprobs probs counts_sum_inv counts_sum counts norm_logits logit_maxes logits"),
         ),
         Exercise(
             "1b",
             "02",
             "the second linear layer, tanh, batch norm's scale and shift",
-            ("dh", "dW2", "db2", "dhpreact", "dbngain", "dbnraw", "dbnbias"),
+            _grads("h W2 b2 hpreact bngain bnraw bnbias"),
         ),
-        Exercise(
-            "1c",
-            "02",
-            "batch norm, step by step",
-            ("dbnvar_inv", "dbnvar", "dbndiff2", "dbndiff", "dbnmeani", "dhprebn"),
-        ),
-        Exercise("1d", "02", "the first linear layer and the embedding", ("dembcat", "dW1", "db1", "demb", "dC")),
+        Exercise("1c", "02", "batch norm, step by step", _grads("bnvar_inv bnvar bndiff2 bndiff bnmeani hprebn")),
+        Exercise("1d", "02", "the first linear layer and the embedding", _grads("embcat W1 b1 emb C")),
         Exercise("2", "02", "cross-entropy backward in one go", ("dlogits",), uses=()),
         Exercise("3", "02", "batch norm backward in one go", ("dhprebn",), uses=("hpreact",)),
-        Exercise("4", "03", "the whole backward pass", tuple("d" + k for k in PARAM_NAMES), function="backward"),
+        Exercise("4", "03", "the whole backward pass", _grads(" ".join(PARAM_NAMES)), function="backward"),
         Exercise("4b", "03", "the training loop, with your backward", ("params", "lossi"), loop=True),
     )
 }

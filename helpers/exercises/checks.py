@@ -25,13 +25,8 @@ from .catalogue import exercise as find_exercise
 from .mistakes import STAGES, Reference, diagnose, shape_hint, where_wrong
 
 # the answers, from worst to best; NOT_CHECKED only appears in the progress table
-NOT_ATTEMPTED, ERROR, WRONG_TYPE, WRONG_SHAPE, WRONG_VALUES = (
-    "not attempted yet",
-    "error",
-    "wrong type",
-    "wrong shape",
-    "wrong values",
-)
+NOT_ATTEMPTED, ERROR, WRONG_TYPE, WRONG_SHAPE = "not attempted yet", "error", "wrong type", "wrong shape"
+WRONG_VALUES = "wrong values"
 APPROXIMATE, EXACT, NOT_CHECKED = "approximately right", "exactly right", "not checked yet"
 _MARK = {NOT_ATTEMPTED: "·", APPROXIMATE: "≈", EXACT: "✓", NOT_CHECKED: " "}  # the others: ✗
 
@@ -55,9 +50,7 @@ class Feedback:
     approximate = passed  # the name of helpers.GradCheck's flag, which lesson 03 reads
 
     def __str__(self) -> str:
-        text = f"{_MARK.get(self.status, '✗')} {self.name:15s} {self.status}" + (
-            f": {self.detail}" if self.detail else ""
-        )
+        text = f"{_MARK.get(self.status, '✗')} {self.name:15s} {self.status}" + (self.detail and f": {self.detail}")
         if self.hint:
             text += "\n" + textwrap.fill(self.hint, 110, initial_indent=" " * 18 + "hint: ", subsequent_indent=" " * 24)
         return text
@@ -98,45 +91,30 @@ def progress(lesson: str | int | None = None) -> None:
 
 
 _MISSING = object()
+_NO_GRAD = "nothing to compare with: `{}.grad` is missing — {} first"
 
 
 def _judge(ex: Exercise, name: str, got: Any, ref: torch.Tensor, tname: str, ctx, ns=None, missing=None) -> Feedback:
-    before = BEFORE.get(ex.id, {}).get(name)
+    fb = functools.partial(Feedback, ex.id, name)
     if got is _MISSING or got is None or got is Ellipsis:
-        what = missing or (
-            f"there is no variable `{name}` yet"
-            if got is _MISSING
-            else f"`{name}` is still `{'...' if got is Ellipsis else 'None'}`: replace it with your gradient"
-        )
-        return Feedback(ex.id, name, NOT_ATTEMPTED, what)
-    if got is before and isinstance(got, torch.Tensor):
-        return Feedback(
-            ex.id,
-            name,
+        empty = f"`{name}` is still `{'...' if got is Ellipsis else 'None'}`: replace it with your gradient"
+        return fb(NOT_ATTEMPTED, missing or (f"there is no variable `{name}` yet" if got is _MISSING else empty))
+    if got is BEFORE.get(ex.id, {}).get(name) and isinstance(got, torch.Tensor):
+        return fb(
             NOT_ATTEMPTED,
             f"`{name}` still holds what it held before your exercise {ex.id} cell (an earlier exercise's answer): "
             "run that cell; if it stopped with an error, fix it and run it again",
         )
     if not isinstance(got, torch.Tensor):
-        return Feedback(
-            ex.id,
-            name,
-            WRONG_TYPE,
-            f"`{name}` is a {type(got).__name__}; expected a torch.Tensor of shape {tuple(ref.shape)}, like {tname}",
-        )
+        what = f"a torch.Tensor of shape {tuple(ref.shape)}, like {tname}"
+        return fb(WRONG_TYPE, f"`{name}` is a {type(got).__name__}; expected {what}")
     got, note = got.detach().to(ref.dtype), ""
     if got.shape != ref.shape:
         lead = ref.dim() - got.dim()  # a missing leading 1 broadcasts back to the same values
         if lead <= 0 or ref.shape[lead:] != got.shape or any(d != 1 for d in ref.shape[:lead]):
             key, hint = shape_hint(tuple(got.shape), tuple(ref.shape), tname)
-            return Feedback(
-                ex.id,
-                name,
-                WRONG_SHAPE,
-                f"expected {tuple(ref.shape)} (the shape of {tname}), got {tuple(got.shape)}",
-                hint,
-                mistake=key,
-            )
+            what = f"expected {tuple(ref.shape)} (the shape of {tname}), got {tuple(got.shape)}"
+            return fb(WRONG_SHAPE, what, hint, mistake=key)
         # only a leading 1 missing: it broadcasts to the right values, as the lecture's `cmp` accepts
         note = (
             f"; note the shape: {tname} is {tuple(ref.shape)}, your {name} {tuple(got.shape)} — it broadcasts to "
@@ -144,30 +122,18 @@ def _judge(ex: Exercise, name: str, got: Any, ref: torch.Tensor, tname: str, ctx
         )
         got = got.reshape(ref.shape)
     maxdiff = (got - ref).abs().max().item() if torch.isfinite(got).all() else math.inf
-    if torch.equal(got, ref):
-        return Feedback(
-            ex.id,
-            name,
-            EXACT,
-            ("right values (bit for bit autograd's)" + note) if note else "bit for bit autograd's numbers",
-            maxdiff=0.0,
-            mistake=note and "keepdim",
+    if torch.equal(got, ref) or torch.allclose(got, ref, rtol=RTOL, atol=ATOL):
+        exact = maxdiff == 0
+        detail = (
+            "bit for bit autograd's" + ("" if note else " numbers")
+            if exact
+            else f"maxdiff {maxdiff:.1e}, floating-point rounding (the same math, grouped differently from autograd's)"
         )
-    if torch.allclose(got, ref, rtol=RTOL, atol=ATOL):
-        detail = f"maxdiff {maxdiff:.1e}, floating-point rounding (the same math, grouped differently from autograd's)"
-        return Feedback(
-            ex.id,
-            name,
-            APPROXIMATE,
-            f"right values ({detail}){note}" if note else detail,
-            maxdiff=maxdiff,
-            mistake=note and "keepdim",
-        )
+        detail = f"right values ({detail}){note}" if note else detail
+        return fb(EXACT if exact else APPROXIMATE, detail, maxdiff=maxdiff, mistake=note and "keepdim")
     mistake, hint = diagnose(ex, name, got, ref, ctx(), ns)
-    detail = (
-        f"maxdiff {maxdiff:.2e} (the gradient's largest entry is {ref.abs().max().item():.2e}); {where_wrong(got, ref)}"
-    )
-    return Feedback(ex.id, name, WRONG_VALUES, detail + note, hint, maxdiff=maxdiff, mistake=mistake)
+    detail = f"maxdiff {maxdiff:.2e} (the gradient's largest entry is {ref.abs().max().item():.2e}); "
+    return fb(WRONG_VALUES, detail + where_wrong(got, ref) + note, hint, maxdiff=maxdiff, mistake=mistake)
 
 
 def _reference(params: Mapping, Xb: torch.Tensor, Yb: torch.Tensor):
@@ -194,11 +160,7 @@ def check(exercise: str, name: str, tname: str | None = None, *, ns: Mapping[str
         fb = _judge(ex, name, ns.get(name, _MISSING), t.grad.detach(), tname, _reference(ns, ns["Xb"], ns["Yb"]), ns)
     else:
         fb = Feedback(
-            ex.id,
-            name,
-            ERROR,
-            f"nothing to compare with: `{tname}.grad` is missing — run the forward-pass cell above "
-            "(it calls loss.backward()) first",
+            ex.id, name, ERROR, _NO_GRAD.format(tname, "run the forward-pass cell above (it calls loss.backward())")
         )
     PROGRESS[(ex.id, name)] = fb
     if show:
@@ -238,20 +200,10 @@ def check_backward(exercise: str, fn: Any, params: Mapping, cache: Mapping, *, n
         if common:
             fb = Feedback(ex.id, g, *common)
         elif params[g[1:]].grad is None:
-            fb = Feedback(
-                ex.id, g, ERROR, f"nothing to compare with: `{g[1:]}.grad` is missing — call loss.backward() first"
-            )
+            fb = Feedback(ex.id, g, ERROR, _NO_GRAD.format(g[1:], "call loss.backward()"))
         else:
-            got = grads.get(g[1:], _MISSING)
-            fb = _judge(
-                ex,
-                g,
-                got,
-                params[g[1:]].grad.detach(),
-                g[1:],
-                ctx,
-                missing=f"the dict {fname} returned has no key {g[1:]!r}",
-            )
+            no_key = f"the dict {fname} returned has no key {g[1:]!r}"
+            fb = _judge(ex, g, grads.get(g[1:], _MISSING), params[g[1:]].grad.detach(), g[1:], ctx, missing=no_key)
         feedback.append(fb)
         PROGRESS[(ex.id, g)] = fb
     if show and common:
@@ -277,33 +229,31 @@ def check_loop(exercise: str, *, ns: Mapping[str, Any], steps: int = 1000, show:
     from .. import init_params, make_generator, train
 
     ex, params, lossi = find_exercise(exercise), ns.get("params"), ns.get("lossi")
+    fb = functools.partial(Feedback, ex.id)
     if not lossi or not isinstance(lossi, list) or not isinstance(params, Mapping):
-        fbs = [
-            Feedback(ex.id, g, NOT_ATTEMPTED, "`lossi` is still empty: write your loop and run it") for g in ex.grads
-        ]
+        fbs = [fb(g, NOT_ATTEMPTED, "`lossi` is still empty: write your loop and run it") for g in ex.grads]
     else:
         g = make_generator(ns["cfg"])
         ref = init_params(ns["cfg"], g)
         train(ref, ns["Xtr"], ns["Ytr"], ns["cfg"], g, steps=steps, progress=False, log_every=0)
         diff = max((params[k].detach() - ref[k]).abs().max().item() for k in ref)
+        hint = ("" if solved("4") else "your backward does not pass exercise 4's check yet: fix it first. ") + (
+            "Each step: a batch drawn with g, forward, your backward, p.data += -lr * grads[k] for "
+            "every parameter, with lr = 0.1 before step 100,000 and 0.01 after"
+        )
         fbs = [
-            Feedback(
-                ex.id, "params", APPROXIMATE, f"helpers.train's after {steps:,} steps, up to rounding", maxdiff=diff
-            )
+            fb("params", APPROXIMATE, f"helpers.train's after {steps:,} steps, up to rounding", maxdiff=diff)
             if diff < 1e-4
-            else Feedback(
-                ex.id,
+            else fb(
                 "params",
                 WRONG_VALUES,
                 f"they differ from helpers.train's after {steps:,} steps by up to {diff:.2e}",
-                ("" if solved("4") else "your backward does not pass exercise 4's check yet: fix it first. ")
-                + "Each step: a batch drawn with g, forward, your backward, p.data += -lr * grads[k] for "
-                "every parameter, with lr = 0.1 before step 100,000 and 0.01 after",
+                hint,
                 maxdiff=diff,
             ),
-            Feedback(ex.id, "lossi", APPROXIMATE, f"{steps:,} entries, one per step")
+            fb("lossi", APPROXIMATE, f"{steps:,} entries, one per step")
             if len(lossi) == steps
-            else Feedback(ex.id, "lossi", WRONG_VALUES, f"{len(lossi):,} entries; one per step is {steps:,}"),
+            else fb("lossi", WRONG_VALUES, f"{len(lossi):,} entries; one per step is {steps:,}"),
         ]
     PROGRESS.update({(ex.id, fb.name): fb for fb in fbs})
     if show:
@@ -312,13 +262,10 @@ def check_loop(exercise: str, *, ns: Mapping[str, Any], steps: int = 1000, show:
 
 
 def _exercise_line(ex: Exercise) -> str:
-    right = sum(_status(ex.id, g) in (APPROXIMATE, EXACT) for g in ex.grads)
-    if right == len(ex.grads):
-        return (
-            f"→ exercise {ex.id} ({ex.title}): done, {'it matches' if right == 1 else 'all ' + str(right) + ' match'}"
-        )
+    right, n = sum(_status(ex.id, g) in (APPROXIMATE, EXACT) for g in ex.grads), len(ex.grads)
+    done = "done, " + ("it matches" if n == 1 else f"all {n} match")
     return f"→ exercise {ex.id} ({ex.title}): " + (
-        "not done yet" if len(ex.grads) == 1 else f"{right} of {len(ex.grads)} right"
+        done if right == n else "not done yet" if n == 1 else f"{right} of {n} right"
     )
 
 

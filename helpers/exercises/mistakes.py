@@ -39,10 +39,10 @@ class Reference:
         self.edges = forward_graph(self.t["loss"], self.t).edges
         self.n = Xb.shape[0]
 
-    def v(self, name: str) -> torch.Tensor:
+    def v(self, name: str) -> torch.Tensor:  # a tensor of the forward pass
         return self.t[name].detach()
 
-    def g(self, name: str) -> torch.Tensor:
+    def g(self, name: str) -> torch.Tensor:  # autograd's gradient of it
         return self.grads[name]
 
     def users(self, name: str) -> list[str]:
@@ -144,6 +144,7 @@ STEP_HINTS = {
 
 
 def _ratio_hint(c: float, n: int) -> tuple[str, str]:
+    two = "check the 2 of d(x**2)/dx = 2x and the 1/2 of d(x**-0.5)/dx"
     near = {
         -1.0: (
             "sign",
@@ -158,8 +159,8 @@ def _ratio_hint(c: float, n: int) -> tuple[str, str]:
         1 / n: ("extra_1/n", "n times too small: a factor 1/n counted twice"),
         (n - 1) / n: ("bessel", "Bessel's correction: you divided by n where this lesson's variance divides by n-1"),
         n / (n - 1): ("bessel", "divided by n-1 where n belongs: only the variance uses Bessel's n-1"),
-        2.0: ("factor_2", "off by a factor of 2: check the 2 of d(x**2)/dx = 2x and the 1/2 of d(x**-0.5)/dx"),
-        0.5: ("factor_2", "off by a factor of 1/2: check the 2 of d(x**2)/dx = 2x and the 1/2 of d(x**-0.5)/dx"),
+        2.0: ("factor_2", f"off by a factor of 2: {two}"),
+        0.5: ("factor_2", f"off by a factor of 1/2: {two}"),
     }
     for x, found in near.items():
         if abs(c - x) <= MATCH_TOL * abs(x):
