@@ -80,38 +80,22 @@ def plot_forward_graph(graph: ForwardGraph, figsize: tuple[float, float] = (9, 1
         pos.update({v: (3.2 * (i - (len(row) - 1) / 2), float(k)) for i, v in enumerate(row)})
     fig, ax = plt.subplots(figsize=figsize)
     for v, (x, y) in pos.items():
+        box = dict(boxstyle="round", fc=COLOURS.get(part.get(v), "white"), ec="gray")
         label = v if v == "loss" else f"{v} {graph.shapes[v]}"
-        ax.text(
-            x,
-            y,
-            label,
-            ha="center",
-            va="center",
-            fontsize=9,
-            zorder=3,
-            bbox=dict(boxstyle="round", fc=COLOURS.get(part.get(v), "white"), ec="gray"),
-        )
+        ax.text(x, y, label, ha="center", va="center", fontsize=9, zorder=3, bbox=box)
     for i, (s, u) in enumerate(graph.edges):
         # from under the input's box to over the output's; one that skips layers bends round the boxes between
         span, straight_down = depth[s] - depth[u], pos[s][0] == pos[u][0]
         rad = 0.0 if span == 1 else -3.4 / span if straight_down else 0.3 * (-1) ** i
+        arrow = dict(arrowstyle="->", color="dimgray", connectionstyle=f"arc3,rad={rad}")
         ax.annotate(
-            "",
-            xy=(pos[u][0], pos[u][1] + 0.22),
-            xytext=(pos[s][0], pos[s][1] - 0.22),
-            zorder=2,
-            arrowprops=dict(arrowstyle="->", color="dimgray", connectionstyle=f"arc3,rad={rad}"),
+            "", xy=(pos[u][0], pos[u][1] + 0.22), xytext=(pos[s][0], pos[s][1] - 0.22), zorder=2, arrowprops=arrow
         )
     xs = [x for x, _ in pos.values()]
     ax.set(xlim=(min(xs) - 2.5, max(xs) + 2.5), ylim=(-0.8, max(depth.values()) + 0.8))
     ax.axis("off")
-    ax.legend(
-        handles=[Patch(fc=c, ec="gray", label=f"{p}: {EXERCISES[p].title}") for p, c in COLOURS.items()],
-        loc="upper center",
-        bbox_to_anchor=(0.5, 0.0),
-        ncol=2,
-        fontsize=9,
-    )
+    legend = [Patch(fc=c, ec="gray", label=f"{p}: {EXERCISES[p].title}") for p, c in COLOURS.items()]
+    ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=9)
     ax.set_title(f"The forward pass of exercise 1: {len(graph.shapes)} tensors, {len(graph.edges)} uses")
     fig.tight_layout()
     return fig
