@@ -69,11 +69,8 @@ def plot_fd_error(curves: dict[str, list[tuple[float, float]]]):
     for label, curve in curves.items():
         pts = [(e, r) for e, r in curve if r > 0]  # note: an error of exactly 0 (luck) has no place on a log axis
         ax.loglog(*zip(*pts, strict=True), marker="o", ms=3, label=label)
-    ax.set(
-        xlabel="ε",
-        ylabel="relative error of (L(θ+ε) - L(θ-ε)) / 2ε",
-        title="Truncation error (∝ ε², right) against rounding error (∝ 1/ε, left)",
-    )
+    title = "Truncation error (∝ ε², right) against rounding error (∝ 1/ε, left)"
+    ax.set(xlabel="ε", ylabel="relative error of (L(θ+ε) - L(θ-ε)) / 2ε", title=title)
     ax.legend()
     fig.tight_layout()
     return fig

@@ -58,11 +58,8 @@ def compare_with_reference(ckpt: dict, losses: dict[str, float]) -> str:
             f"These are the reference run's losses, within {TOLERANCE['trained']:g} (another CPU's rounding "
             f"moves them by less than 1e-4)."
         )
-    why = [
-        f"{k}={v!r} (the lesson's {Config().to_dict()[k]!r})"
-        for k, v in ckpt["config"].items()
-        if Config().to_dict().get(k) != v
-    ]
+    lesson = Config().to_dict()
+    why = [f"{k}={v!r} (the lesson's {lesson[k]!r})" for k, v in ckpt["config"].items() if lesson.get(k) != v]
     if run["steps_done"] < run["steps"] or run["interrupted"]:
         why.append(
             f"{run['steps_done']:,} of {run['steps']:,} steps" + (" (interrupted)" if run["interrupted"] else "")

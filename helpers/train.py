@@ -1,10 +1,7 @@
-"""The training loop of lesson 03: minibatch SGD with the hand-written backward pass, no autograd.
+"""The training loop of lesson 03: the lecture's minibatch SGD with a hand-written backward pass, no autograd.
 
-Introduced in 03_manual_backprop_training. One step = draw a batch, forward, backward, update, as in the
-lecture. What a learner needs when things go wrong: a non-finite loss, or an update that would make a
-parameter non-finite, stops the loop before the update, naming the step (TrainingDiverged); a loss that
-stays far above where it started is reported as a warning; interrupting the kernel (Ctrl-C) stops it
-between two steps, so the parameters and the loss history always agree.
+Introduced in 03_manual_backprop_training. When things go wrong it stops before a non-finite update and names
+the step (TrainingDiverged), warns when the loss blows up, and stops cleanly between two steps on Ctrl-C.
 """
 
 from __future__ import annotations
