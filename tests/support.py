@@ -31,7 +31,7 @@ _spec = importlib.util.spec_from_file_location(
 fetch_mod = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fetch_mod)
 fetch_names = fetch_mod.fetch_names
-checkpoint_mod = importlib.import_module("helpers.checkpoint")
+config_mod = importlib.import_module("helpers.config")
 
 
 WORDS = [

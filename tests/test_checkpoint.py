@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from support import TINY, assert_same_params, checkpoint_mod, files_in, tiny_run, write
+from support import TINY, assert_same_params, config_mod, files_in, tiny_run, write
 
 from helpers import CheckpointError, itos, load_checkpoint, save_calibration, save_checkpoint
 from helpers.config import ROOT
@@ -170,12 +170,11 @@ def test_checkpoint_never_unpickles_arbitrary_objects(tmp_path, how):
 def test_checkpoint_write_is_atomic(ckpt, monkeypatch, crash):
     before = ckpt.read_bytes()
 
-    def half_a_save(obj, f, *args, **kwargs):
-        f.write(before[: len(before) // 2])  # part of a file, then the crash
+    def crash_before_it_is_on_disk(fd):  # the new file is written (to its temporary name), then the crash
         raise crash
 
     result, cfg, data = tiny_run(ckpt.parent, dataclasses.replace(TINY, seed=1))
-    monkeypatch.setattr(checkpoint_mod.torch, "save", half_a_save)
+    monkeypatch.setattr(config_mod.os, "fsync", crash_before_it_is_on_disk)
     expected = CheckpointError if isinstance(crash, OSError) else KeyboardInterrupt
     with pytest.raises(expected) as e:
         save_checkpoint(result, cfg, data, path=ckpt)
