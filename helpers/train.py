@@ -55,7 +55,7 @@ def _gradients(params: dict, cache: dict, backward: Backward) -> list[torch.Tens
             f"it returned {have}."
         )
     for k, p in params.items():
-        if getattr(grads[k], "shape", None) != p.shape:
+        if not isinstance(grads[k], torch.Tensor) or grads[k].shape != p.shape:
             got = tuple(grads[k].shape) if isinstance(grads[k], torch.Tensor) else type(grads[k]).__name__
             raise ValueError(
                 f"the backward pass returned d{k} of shape {got}; {k} has shape {tuple(p.shape)}, "

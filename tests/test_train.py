@@ -210,8 +210,9 @@ def test_reproducibility_the_split_follows_the_config(tmp_path):
     [
         (lambda grads: {k: v for k, v in grads.items() if k != "W2"}, "one gradient per parameter"),
         (lambda grads: grads | {"bngain": grads["bngain"].sum(0)}, "returned dbngain of shape (16,)"),
+        (lambda grads: grads | {"b2": grads["b2"].numpy()}, "returned db2 of shape ndarray"),
     ],
-    ids=["missing-gradient", "wrong-shape"],
+    ids=["missing-gradient", "wrong-shape", "not-a-tensor"],
 )
 def test_training_with_a_backward_that_returns_the_wrong_gradients(broken, message):
     params, g = fresh()
