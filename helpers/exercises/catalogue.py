@@ -44,7 +44,7 @@ EXERCISES: dict[str, Exercise] = {
         Exercise("1d", "02", "the first linear layer and the embedding", _grads("embcat W1 b1 emb C")),
         Exercise("2", "02", "cross-entropy backward in one go", ("dlogits",), uses=()),
         Exercise("3", "02", "batch norm backward in one go", ("dhprebn",), uses=("hpreact",)),
-        Exercise("4", "03", "the whole backward pass", _grads(" ".join(PARAM_NAMES)), function="backward"),
+        Exercise("4", "03", "the whole backward pass", tuple("d" + k for k in PARAM_NAMES), function="backward"),
         Exercise("4b", "03", "the training loop, with your backward", ("params", "lossi"), loop=True),
     )
 }
