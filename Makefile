@@ -20,8 +20,12 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cf
 # the same committed outputs must also hold when PyTorch uses its plain C++ kernels, which round float32 sums
 # the way another CPU might: that is what makes them portable
 OTHER_ROUNDING := ATEN_CPU_CAPABILITY=default
+# make test works in folders of its own (NINJA_HOME: names.txt and artifacts/), never in yours
+TEST_HOME := .test
+NAMES_SHA256 := 0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d
 
-.PHONY: help setup python-version data lab run test unit nbval bench clean lock exercises check-wheels lint
+.PHONY: help setup python-version data lab run test unit nbval bench clean lock exercises check-wheels lint grade \
+	test-home test-unit test-native test-default
 
 help:
 	@echo "make setup  - virtual environment (.venv), pinned packages, Jupyter kernel, verified names.txt"
@@ -29,12 +33,14 @@ help:
 	@echo "make lab    - JupyterLab on the lessons (notebooks/) and exercises (exercises/), with the project's kernel"
 	@echo "make run    - execute every lesson in order, outputs saved in the notebooks"
 	@echo "make test   - lint, unit tests + every lesson re-executed and compared with its saved outputs (strict nbval),"
-	@echo "              twice: as is, and with PyTorch's plain kernels (another rounding, as on another CPU)"
+	@echo "              twice: as is, and with PyTorch's plain kernels (another rounding, as on another CPU); side by"
+	@echo "              side, each in its own folder under .test/: your artifacts/, names.txt and exercises are untouched"
 	@echo "make unit   - the unit tests only (those that need names.txt skip without it)"
 	@echo "make lint   - ruff check and ruff format --check (Python files and notebooks)"
-	@echo "make bench  - time one training step (lecture loop, autograd, helpers, GPU if any); writes bench/results.json"
+	@echo "make bench  - time one training step five ways (the lecture's loop, autograd, lesson 03's, fused, GPU if any)"
+	@echo "make grade SUBMISSIONS=folder - grade a class's exercise notebooks: a table, also as CSV and Markdown"
 	@echo "make exercises - regenerate exercises/ (blanks + feedback checks) from the lessons' tagged cells (FORCE=1 overwrites your work)"
-	@echo "make clean  - remove the environment, the data copy and the trained model"
+	@echo "make clean  - remove what the project made (the environment, names.txt, .test/, saved runs); keeps your files"
 
 setup: $(STAMP) data
 
@@ -73,9 +79,28 @@ unit: $(STAMP)
 nbval: setup
 	$(PYTEST) $(NBVAL) notebooks/
 
-test: setup lint
-	$(PYTEST) tests notebooks/ $(NBVAL)
-	$(OTHER_ROUNDING) $(PYTEST) $(NBVAL) notebooks/
+# three jobs side by side, each in a fresh folder with its own verified copy of names.txt (copied, not downloaded,
+# when the repository's is good); -O prints each job's output whole when it ends, so a failure names its cell
+test: lint test-home
+	$(MAKE) --no-print-directory -j3 -O test-unit test-native test-default
+
+test-home: $(STAMP)
+	@rm -rf $(TEST_HOME)
+	@for d in unit native default; do NINJA_HOME=$(TEST_HOME)/$$d $(PY) tools/fetch_names.py >/dev/null || exit 1; done
+
+test-unit:
+	NINJA_HOME=$(TEST_HOME)/unit $(PYTEST) -q tests
+
+test-native:
+	NINJA_HOME=$(TEST_HOME)/native $(PYTEST) -q $(NBVAL) notebooks/
+
+test-default:
+	NINJA_HOME=$(TEST_HOME)/default $(OTHER_ROUNDING) $(PYTEST) -q $(NBVAL) notebooks/
+
+# grade a class's exercise notebooks (docs/grading.md): each in a fresh kernel, in a temporary folder of its own
+grade: setup
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks"; exit 2; }
+	$(PY) tools/grade.py "$(SUBMISSIONS)"
 
 # pyflakes, pycodestyle, import order, bugbear, pyupgrade and the formatting, notebooks included (pyproject.toml)
 lint: $(STAMP)
@@ -102,6 +127,12 @@ lock: $(STAMP)
 check-wheels:
 	tools/check_wheels.sh $(PY_MIN) 3.12 3.13 $(PY_MAX)
 
+# only what the project made: a names.txt that is not the data set, and any other file in artifacts/, are yours
 clean:
-	rm -rf $(VENV) artifacts names.txt .pytest_cache
-	find . -name __pycache__ -prune -exec rm -rf {} +
+	@for f in artifacts/runs/run-*.pt; do if [ -f "$$f" ]; then rm "$$f" && echo "removed $$f"; fi; done
+	@rmdir artifacts/runs artifacts 2>/dev/null || true
+	@if [ -f names.txt ] && $(PYTHON) -c 'import hashlib, sys; \
+		sys.exit(hashlib.sha256(open("names.txt", "rb").read()).hexdigest() != "$(NAMES_SHA256)")'; then \
+		rm names.txt && echo "removed names.txt"; fi
+	@for d in $(VENV) $(TEST_HOME) .pytest_cache; do if [ -e "$$d" ]; then rm -rf "$$d" && echo "removed $$d/"; fi; done
+	@find . -name __pycache__ -prune -exec rm -rf {} +

@@ -1,8 +1,8 @@
 """The hand-written backward pass: the lecture's exercise 4, line by line (lesson 03's solution).
 
-Introduced in 02_gradient_verification (where each formula is derived) and used by 03. No autograd:
-run it under torch.no_grad(). n is the number of examples in the batch. helpers.fast has the same
-math regrouped for speed; this file is the one to read next to the video.
+Introduced in 02_gradient_verification (where each formula is derived) and used by 03: `train` runs it
+unless you give it yours. No autograd: run it under torch.no_grad(). n is the number of examples in the
+batch. bench/fused.py has the same math regrouped for speed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from .model import PARAM_NAMES
 
 
 def manual_backward(params: dict[str, torch.Tensor], cache: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Gradients of the loss of `helpers.model.forward` with respect to every parameter."""
+    """Gradients of the loss of `helpers.model.forward` with respect to every parameter, by name."""
     C, W1, b1, W2, b2, bngain, bnbias = (params[k] for k in PARAM_NAMES)
     Xb, Yb, emb, embcat = cache["Xb"], cache["Yb"], cache["emb"], cache["embcat"]
     bnraw, bnvar_inv, h, logits = cache["bnraw"], cache["bnvar_inv"], cache["h"], cache["logits"]

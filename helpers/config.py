@@ -15,23 +15,27 @@ from pathlib import Path
 
 import torch
 
-# the repository's top folder: names.txt and artifacts/ live there, whatever folder a notebook runs in
+# the repository's top folder, whatever folder a notebook runs in
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "artifacts"
-CHECKPOINT = ARTIFACTS / "model.pt"
+
+
+def home() -> Path:
+    """Where names.txt and artifacts/ live: the top of the repository, or the folder $NINJA_HOME names.
+
+    `make test` sets NINJA_HOME to a folder of its own (.test/), so it never reads or writes yours.
+    """
+    return Path(os.environ.get("NINJA_HOME") or ROOT).resolve()
 
 
 def show_path(path: str | os.PathLike) -> str:
-    """A file's name for a message: relative to the repository when it is inside it (no machine paths)."""
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
+    """A file's name for a message, relative to home() (no machine paths in what a lesson prints)."""
+    return os.path.relpath(Path(path).resolve(), home())
 
 
-def write_file(path: Path, data: bytes) -> None:
-    """Write `data` whole or not at all: to a temporary file beside `path`, renamed over it at the end, so a
-    full disk, an error or Ctrl-C leaves the old file as it was and no half-written one."""
+def write_file(path: Path, data: bytes, *, replace: bool = True) -> None:
+    """Write `data` whole or not at all: to a temporary file beside `path`, then renamed over it, or (replace=False)
+    linked to its name, which raises FileExistsError if the name is taken. A full disk, an error or Ctrl-C leaves
+    what was there as it was, and no half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
     try:
@@ -41,7 +45,7 @@ def write_file(path: Path, data: bytes) -> None:
         umask = os.umask(0)  # note: mkstemp makes the file readable by its owner only; give it the usual mode
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        os.replace(tmp, path) if replace else os.link(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -115,6 +119,14 @@ class Config:
             if not ok(value):
                 raise ValueError(f"Config.{f.name}={value!r} is not allowed: {f.name} must be {allowed}.")
 
+    def __repr__(self) -> str:  # note: in lines short enough for a notebook's output, and still valid Python
+        lines, line = [], "Config("
+        for item in (f"{k}={v!r}, " for k, v in self.to_dict().items()):
+            if len(line) + len(item) > 110:
+                lines, line = [*lines, line.rstrip()], " " * 7
+            line += item
+        return "\n".join([*lines, line[:-2] + ")"])
+
     def lr_at(self, step: int) -> float:
         """The learning rate of a step: the lecture's step decay."""
         return self.lr if step < self.lr_decay_step else self.lr_final
@@ -122,9 +134,13 @@ class Config:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def changes(self) -> dict:
+        """The fields that differ from the lesson's Config (the device aside: it doesn't change the math)."""
+        return {k: v for k, v in self.to_dict().items() if k != "device" and v != getattr(Config, k)}
+
     @property
     def names_path(self) -> Path:
-        return ROOT / self.names  # note: an absolute path stays as it is
+        return home() / self.names  # note: an absolute path stays as it is
 
 
 def setup_torch(cfg: Config) -> None:

@@ -9,7 +9,6 @@ import hashlib
 import os
 import random
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -90,16 +89,28 @@ class Splits:
     Xte: torch.Tensor
     Yte: torch.Tensor
     words: tuple[list[str], list[str], list[str]]
-    path: Path  # the word list they were read from
-    sha256: str  # of its words (words_sha256): what a checkpoint records as the data it was trained on
+    names: str  # Config.names: the word list they were read from, as the Config names it
+    sha256: str  # of its words (words_sha256): what a saved run records as the data it was trained on
 
     def __iter__(self):
         return iter((self.Xtr, self.Ytr, self.Xdev, self.Ydev, self.Xte, self.Yte))
 
 
 def load_splits(cfg: Config) -> Splits:
-    """cfg.names (names.txt by default) -> shuffled 80/10/10 split -> the three datasets, on cfg.device."""
-    words = load_words(cfg.names_path)
+    """cfg.names (names.txt by default) -> shuffled 80/10/10 split -> the three datasets, on cfg.device.
+
+    Refuses a word list too small for the lessons: training, and lesson 04, take batches of cfg.batch_size
+    examples from the training and the dev split.
+    """
+    words = load_words(cfg.names)
     parts = split_words(words, cfg.shuffle_seed)
     tensors = [t.to(cfg.device) for w in parts for t in build_dataset(w, cfg.block_size)]
-    return Splits(*tensors, words=parts, path=cfg.names_path, sha256=words_sha256(words))
+    data = Splits(*tensors, parts, cfg.names, words_sha256(words))
+    small = {k: len(X) for k, X in (("training", data.Xtr), ("dev", data.Xdev)) if len(X) < cfg.batch_size}
+    if small:
+        which = " and ".join(f"the {k} split has {v:,}" for k, v in small.items())
+        raise DataError(
+            f"{cfg.names}: Config(batch_size={cfg.batch_size}) takes batches of {cfg.batch_size} examples, but "
+            f"{which}: use a longer word list (a few hundred words at least) or a smaller batch_size."
+        )
+    return data

@@ -1,28 +1,26 @@
 """Errors a learner can meet, each with a message that says what is wrong and how to fix it.
 
-Introduced in 01_data; every lesson raises them. The README's troubleshooting section lists them all.
-Configuration mistakes are plain ValueErrors raised by `Config(...)`.
+Introduced in 01_data; docs/troubleshooting.md lists every message. Configuration mistakes are plain
+ValueErrors raised by `Config(...)`.
 """
 
 from __future__ import annotations
 
 
 class DataError(ValueError):
-    """names.txt (or a word list you pass in) is missing, corrupted or has text the model can't use."""
+    """names.txt (or a word list of yours) is missing, corrupted or has text the model can't use."""
 
 
-class CheckpointError(RuntimeError):
-    """The checkpoint under artifacts/ is missing, damaged, or was made with another config or data."""
+class RunError(RuntimeError):
+    """A saved run under artifacts/runs/ is missing, damaged, or doesn't match the data it was trained on."""
 
 
 class TrainingDiverged(FloatingPointError):
-    """The loss or a gradient became inf/NaN; the parameters keep their last finite values.
+    """The loss became inf/nan at `step`: the run stopped there, and a run that stopped has nothing to save.
 
-    `step` is the step that could not be completed (so `step` steps were done) and `result` the
-    TrainResult of the steps done (its loss history has `step` entries), when the raiser provides them.
+    `lossi` holds the log10 losses of the steps before it, to plot what happened.
     """
 
-    def __init__(self, message: str = "", *, step: int | None = None, result=None):
+    def __init__(self, message: str, *, step: int, lossi: list[float]):
         super().__init__(message)
-        self.step = step
-        self.result = result
+        self.step, self.lossi = step, lossi

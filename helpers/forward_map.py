@@ -1,7 +1,8 @@
 """The map of exercise 1: lesson 02's step-by-step forward pass as a graph, read from autograd's own record.
 
 Introduced in 02_gradient_verification, before exercise 1a. Nodes: the named tensors the loss comes from;
-an arrow per use (used twice: two gradient contributions to add); colours: the part of exercise 1.
+an arrow per use (used twice: two gradient contributions to add); colours: the part of exercise 1. The
+exercise checks read the same graph: which gradients a step is computed from.
 """
 
 from __future__ import annotations
@@ -12,18 +13,23 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.patches import Patch
 
-from .exercises import EXERCISES
+from .exercises.catalogue import EXERCISES
 
 COLOURS = {"1a": "#9ecae1", "1b": "#fdae6b", "1c": "#a1d99b", "1d": "#fc9272"}  # the parts of exercise 1
 
 
 @dataclass(frozen=True)
 class ForwardGraph:
-    shapes: dict[str, tuple[int, ...]]  # every named tensor the loss depends on: the nodes
+    tensors: dict[str, torch.Tensor]  # every named tensor the loss depends on: the nodes (and the loss)
     edges: list[tuple[str, str]]  # (input, output), one per use; the loss's output is called "loss"
 
-    def uses(self, name: str) -> int:
-        return sum(src == name for src, _ in self.edges)
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {k: tuple(t.shape) for k, t in self.tensors.items() if k != "loss"}
+
+    def users(self, name: str) -> list[str]:
+        """The tensors computed from `name`: its gradient is the sum of what comes back from each of them."""
+        return [u for s, u in self.edges if s == name]
 
 
 def _key(t_or_fn):
@@ -43,7 +49,7 @@ def forward_graph(loss: torch.Tensor, named: dict[str, object]) -> ForwardGraph:
     for k, t in named.items():
         if isinstance(t, torch.Tensor) and t.requires_grad and t is not loss:
             names.setdefault(_key(t), k)
-    shapes, edges, todo = {}, [], [(loss.grad_fn, "loss")]
+    tensors, edges, todo = {"loss": loss}, [], [(loss.grad_fn, "loss")]
     while todo:
         fn, user = todo.pop()
         for nxt, _ in fn.next_functions:
@@ -54,15 +60,15 @@ def forward_graph(loss: torch.Tensor, named: dict[str, object]) -> ForwardGraph:
                 todo.append((nxt, user))  # unnamed: keep walking, on behalf of the same user
                 continue
             edges.append((name, user))
-            if name not in shapes:
-                shapes[name] = tuple(named[name].shape)
+            if name not in tensors:
+                tensors[name] = named[name]
                 todo.append((nxt, name))
-    return ForwardGraph(shapes, edges)
+    return ForwardGraph(tensors, edges)
 
 
 def plot_forward_graph(graph: ForwardGraph, figsize: tuple[float, float] = (9, 12)):
     """The graph in layers by the longest path to the loss, the loss at the bottom: it reads like the code."""
-    part = {g[1:]: p for p in COLOURS for g in EXERCISES[p].grads}
+    part = {t: p for p in COLOURS for t in EXERCISES[p].grads}
     depth: dict[str, int] = {"loss": 0}
 
     def d(v: str) -> int:
@@ -96,6 +102,6 @@ def plot_forward_graph(graph: ForwardGraph, figsize: tuple[float, float] = (9, 1
     ax.axis("off")
     legend = [Patch(fc=c, ec="gray", label=f"{p}: {EXERCISES[p].title}") for p, c in COLOURS.items()]
     ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=9)
-    ax.set_title(f"The forward pass of exercise 1: {len(graph.shapes)} tensors, {len(graph.edges)} uses")
+    ax.set_title(f"The forward pass of exercise 1: {len(graph.shapes)} tensors and the loss, {len(graph.edges)} uses")
     fig.tight_layout()
     return fig

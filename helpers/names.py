@@ -12,11 +12,10 @@ import os
 import unicodedata
 from pathlib import Path
 
-from .config import ROOT, show_path
+from .config import home, show_path
 from .errors import DataError
 
 NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"
-NAMES_PATH = ROOT / "names.txt"
 ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 _UPPER_TO_LOWER = str.maketrans(ALPHABET.upper(), ALPHABET)
 
@@ -26,24 +25,26 @@ def sha256_file(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def load_words(path: str | os.PathLike = NAMES_PATH) -> list[str]:
-    """Read a word list, one word a line, into lower-case words over 'a'..'z'.
+def load_words(path: str | os.PathLike = "names.txt") -> list[str]:
+    """Read a word list, one word a line, into lower-case words over 'a'..'z'. A relative path counts from the
+    top of the repository (home()), as Config.names does, whatever folder the notebook runs in.
 
     Normalised, documented: a UTF-8 byte-order mark, Windows (and old Mac) line endings, blank lines and
     surrounding spaces are dropped; upper case A-Z becomes lower case a-z. Anything else outside 'a'..'z'
     (digits, accents, spaces or '.' inside a word) is an error that names the line and the character.
     """
-    path = Path(path)
+    given, path = path, home() / path
     if not path.is_file():
         if path.exists():
             raise DataError(
                 f"Word list {show_path(path)} is not a file (a folder?): pass the path of a text file "
                 f"with one word per line."
             )
+        relative = f" ({given!s} counts from the top of the repository, not from the notebook's folder)"
         hint = (
             "run `make setup` to fetch and verify it"
-            if path.resolve() == NAMES_PATH.resolve()
-            else "check the path (a relative path counts from the folder you run in)"
+            if path == home() / "names.txt"
+            else "check the path" + ("" if Path(given).is_absolute() else relative)
         )
         raise DataError(f"Word list {show_path(path)} not found: {hint}.")
     try:

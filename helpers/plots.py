@@ -50,15 +50,15 @@ def plot_loss_curve(lossi: list[float], cfg, window: int = 1000):
     return fig
 
 
-def plot_bn_statistics(batch_mean, batch_var, full_mean, full_var):
-    """Per-neuron batch statistics of one batch against those of the whole training set."""
+def plot_bn_statistics(batch_mean, batch_var, full_mean, full_var, n: int):
+    """Per-neuron batch statistics of one batch of `n` against those of the whole training set."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     for ax, b, f, what in ((axes[0], batch_mean, full_mean, "mean"), (axes[1], batch_var, full_var, "variance")):
         b, f = b.flatten().cpu(), f.flatten().cpu()
         ax.scatter(f, b, s=6, alpha=0.6)
         lo, hi = float(min(b.min(), f.min())), float(max(b.max(), f.max()))
         ax.plot([lo, hi], [lo, hi], color="gray", lw=1)
-        ax.set(xlabel=f"{what} over the training set", ylabel=f"{what} of one batch of 32", title=what)
+        ax.set(xlabel=f"{what} over the training set", ylabel=f"{what} of one batch of {n}", title=what)
     fig.tight_layout()
     return fig
 

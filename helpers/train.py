@@ -1,7 +1,8 @@
 """The training loop of lesson 03: the lecture's minibatch SGD with a hand-written backward pass, no autograd.
 
-Introduced in 03_manual_backprop_training. When things go wrong it stops before a non-finite update and names
-the step (TrainingDiverged), warns when the loss blows up, and stops cleanly between two steps on Ctrl-C.
+Introduced in 03_manual_backprop_training. Around the lecture's loop it does what a learner needs: a
+progress line, the log, a clean stop on Ctrl-C, a stop on a non-finite loss, a warning when the loss blows
+up, and an estimate up front when a backward pass is much slower than it need be.
 """
 
 from __future__ import annotations
@@ -13,76 +14,139 @@ import time
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import torch
-from tqdm.auto import tqdm
-from tqdm.notebook import tqdm as notebook_tqdm
 
-from .config import Config
+from .backward import manual_backward
+from .config import Config, make_generator
+from .dataset import load_splits
 from .errors import TrainingDiverged
-from .fast import forward_backward
-from .model import forward
+from .model import PARAM_NAMES, forward, init_params
+from .runs import Run
 
-Backward = Callable[[dict, dict], dict]
+Backward = Callable[[dict, dict], "dict | list"]
 # a run "blows up" when its batch loss stays above this many times its first one for this many steps
 BLOWUP_FACTOR, BLOWUP_STEPS = 2.0, 1000
+# the first steps time the backward pass against the forward pass; a backward this many times slower is slow
+PACE_STEPS, SLOW = 100, 3.0
 
 
-@dataclass
-class TrainResult:
-    """What a run of `train` leaves behind: the parameters it trained, one log10(loss) per step, how it ended."""
+def train(cfg: Config, *, backward: Backward = manual_backward, progress: bool = True, log_every: int = 10_000) -> Run:
+    """Train the lesson's model on cfg.names for cfg.steps steps with `backward`; return the Run.
 
-    params: dict[str, torch.Tensor]  # the very dict train() updated in place
-    steps: int  # the steps asked for
-    lossi: list[float] = field(default_factory=list)  # log10 of each step's batch loss, as in the lecture
-    steps_done: int = 0
-    interrupted: bool = False
-    seconds: float = 0.0
+    The parameters come from init_params(cfg, g) and the batches from the same seeded generator g, as in
+    the lecture, so one Config always trains the same numbers. `backward(params, cache)` returns the
+    gradients by name ({'C': dC, ...}) or as a list in the lecture's order [dC, dW1, b1, ...]; they are
+    applied by name. Ctrl-C stops between two steps and returns the run, marked interrupted.
+    """
+    data = load_splits(cfg)
+    g = make_generator(cfg)
+    params = init_params(cfg, g)
+    run = Run(cfg, data, params, backward=_label(backward))
+    Xtr, Ytr, lossi, high, pace = data.Xtr, data.Ytr, run.lossi, 0, [0.0, 0.0]
+    bar = _Progress(cfg.steps) if progress else None
+    t0 = time.perf_counter()
+    try:
+        with _stop_on_sigint() as stop, torch.inference_mode():
+            for i in range(cfg.steps):
+                if stop.is_set():
+                    run.interrupted = True
+                    break
+                # minibatch construct
+                ix = torch.randint(0, Xtr.shape[0], (cfg.batch_size,), generator=g).to(Xtr.device)
+                Xb, Yb = Xtr[ix], Ytr[ix]  # batch X,Y
+                # forward pass, then the hand-written backward pass
+                t1 = time.perf_counter()
+                loss, cache = forward(params, Xb, Yb)
+                t2 = time.perf_counter()
+                grads = backward(params, cache)
+                if i < PACE_STEPS:
+                    pace[0], pace[1] = pace[0] + t2 - t1, pace[1] + time.perf_counter() - t2
+                    if i == PACE_STEPS - 1:
+                        _say_if_slow(cfg, *pace)
+                if i == 0 or not isinstance(grads, dict):
+                    grads = _by_name(grads, params, check=i == 0)
+                loss = loss.item()
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(_diverged(cfg, i, loss), step=i, lossi=list(lossi))
+                # update, by name
+                lr = cfg.lr_at(i)  # step learning rate decay
+                for k, p in params.items():
+                    p.add_(grads[k], alpha=-lr)  # the lecture's p.data += -lr * grad, in one operation
+                # track stats
+                if log_every and i % log_every == 0:  # print every once in a while
+                    print(f"{i:7d}/{cfg.steps:7d}: {loss:.4f}")
+                lossi.append(math.log10(loss) if loss > 0 else -math.inf)
+                run.steps_done = i + 1
+                high = high + 1 if loss > BLOWUP_FACTOR * 10 ** lossi[0] else 0
+                if high == BLOWUP_STEPS:
+                    run.blew_up = True
+                    warnings.warn(_blowing_up(cfg, i, loss, lossi[0]), RuntimeWarning, stacklevel=2)
+                if bar and i % 1000 == 0:
+                    bar.update(i)
+    finally:
+        run.seconds = time.perf_counter() - t0
+        if bar:
+            bar.update(run.steps_done, final=True)
+    if run.interrupted:
+        print(f"interrupted: stopped cleanly after {run.steps_done:,} of {cfg.steps:,} steps")
+    return run
 
-    @property
-    def steps_per_second(self) -> float:
-        return self.steps_done / self.seconds if self.seconds > 0 else float("nan")
+
+def _label(backward: Backward) -> str:
+    """How a run names the function that computed its gradients."""
+    if backward is manual_backward:
+        return "helpers.manual_backward"
+    module, name = getattr(backward, "__module__", None), getattr(backward, "__name__", type(backward).__name__)
+    return f"your {name}" if module in (None, "__main__") else f"{module}.{name}"
 
 
-def _gradients(params: dict, cache: dict, backward: Backward) -> list[torch.Tensor]:
-    """`backward(params, cache)`, as a list in the parameters' order, each checked against its parameter."""
-    grads = backward(params, cache)
+def _by_name(grads, params: dict, check: bool) -> dict:
+    """The gradients as {name: gradient}; on the first step, checked against their parameters."""
+    if isinstance(grads, (list, tuple)) and len(grads) == len(PARAM_NAMES):
+        grads = dict(zip(PARAM_NAMES, grads, strict=True))  # the lecture's `grads = [dC, dW1, ...]`
     if not isinstance(grads, dict) or not set(params) <= set(grads):
-        have = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
+        got = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
         raise ValueError(
-            f"the backward pass must return a dict with one gradient per parameter ({', '.join(params)}); "
-            f"it returned {have}."
+            f"the backward pass must return one gradient per parameter, as a dict {{'C': dC, ...}} or a list in the "
+            f"lecture's order [dC, dW1, db1, dW2, db2, dbngain, dbnbias]; it returned {got}"
         )
     for k, p in params.items():
-        if not isinstance(grads[k], torch.Tensor) or grads[k].shape != p.shape:
+        if check and not _fits(grads[k], p):
             got = tuple(grads[k].shape) if isinstance(grads[k], torch.Tensor) else type(grads[k]).__name__
-            raise ValueError(
-                f"the backward pass returned d{k} of shape {got}; {k} has shape {tuple(p.shape)}, "
-                "and its gradient must too."
-            )
-    return [grads[k] for k in params]
+            raise ValueError(f"the backward pass returned d{k} of shape {got}; {k} has shape {tuple(p.shape)}")
+    return grads
 
 
-def _step(params: dict, Xb: torch.Tensor, Yb: torch.Tensor, lr: float, backward: Backward | None) -> float:
-    """One step of SGD; the batch loss (before the update). Nothing changes unless loss and update are finite."""
-    if backward is None:
-        loss, grads = forward_backward(params, Xb, Yb)  # the tuned step of helpers.fast
-    else:
-        loss, cache = forward(params, Xb, Yb)
-        grads = _gradients(params, cache, backward)
-    if not math.isfinite(loss := loss.item()):
-        raise TrainingDiverged(f"the loss is {loss}")
-    # note: the norm of all seven gradients at once (in float64, so it can't overflow) is finite exactly when
-    # every entry is, and bounds every entry's update: one below 1e37 can't take a parameter past float32's
-    # 3.4e38 unless it is already beyond 3.3e38, where the loss would have been inf a step before
-    size = lr * torch.linalg.vector_norm(torch.cat([d.view(-1) for d in grads]), dtype=torch.float64).item()
-    if not size < 1e37:
-        raise TrainingDiverged(
-            f"the update would make a parameter non-finite (its size is {size:.3g}), so it was not applied"
+def _fits(d, p: torch.Tensor) -> bool:
+    """Whether `d` can be p's gradient: a tensor of p's shape, or of p's shape without its leading 1s (the
+    lecture's `dbngain` of shape (200,) for bngain's (1, 200)); `p += -lr * d` broadcasts it."""
+    return isinstance(d, torch.Tensor) and p.shape == (1,) * (p.dim() - d.dim()) + tuple(d.shape)
+
+
+def _say_if_slow(cfg: Config, t_forward: float, t_backward: float) -> None:
+    if t_backward > SLOW * t_forward and cfg.steps > 10 * PACE_STEPS:
+        minutes = (t_forward + t_backward) / PACE_STEPS * cfg.steps / 60
+        print(
+            f"note: this backward pass takes {t_backward / t_forward:.0f} times as long as the forward pass, so the "
+            f"{cfg.steps:,} steps will take about {minutes:.0f} min. The usual cause is the lecture's Python loop for "
+            f"dC: index_add_ (lesson 02, exercise 1d) does the same additions in one call."
         )
-    torch._foreach_add_(list(params.values()), grads, alpha=-lr)
-    return loss
+
+
+def _diverged(cfg: Config, step: int, loss: float) -> str:
+    return (
+        f"training stopped at step {step}: the loss is {loss}. A learning rate too large (cfg.lr={cfg.lr}) or a "
+        f"gradient that is inf/nan makes the parameters blow up; lower lr, or check your backward pass."
+    )
+
+
+def _blowing_up(cfg: Config, step: int, loss: float, first: float) -> str:
+    return (
+        f"step {step}: the batch loss ({loss:.4g}) has stayed above {BLOWUP_FACTOR:g} times its first value "
+        f"({10**first:.4f}) for {BLOWUP_STEPS:,} steps: training is blowing up; try a smaller learning rate "
+        f"(cfg.lr={cfg.lr})."
+    )
 
 
 @contextmanager
@@ -98,88 +162,26 @@ def _stop_on_sigint():
             signal.signal(signal.SIGINT, old if old is not None else signal.default_int_handler)
 
 
-def _progress_bar(steps: int, show: bool):
-    """tqdm's bar (a widget in a notebook). A saved notebook keeps the text the widget had when it was shown
-    ("0%"), so in a notebook it is shown under a display id, and train() shows its final text in its place."""
-    notebook = issubclass(tqdm, notebook_tqdm)  # note: tqdm.auto picks the widget in a notebook with ipywidgets
-    bar = tqdm(total=steps, disable=not show, unit="step", mininterval=0.5, **({"display": False} if notebook else {}))
-    if notebook and show:
-        from IPython.display import display
+class _Progress:
+    """One line, updated in place in a notebook: a display, not a widget, so a saved notebook reopens as it was."""
 
-        bar.handle = display(bar.container, display_id=True)
-    return bar
+    def __init__(self, steps: int):
+        from IPython import get_ipython
+        from IPython.display import Pretty, display
 
+        self.steps, self.t0, self.next, self.pretty = steps, time.perf_counter(), 0.0, Pretty
+        in_kernel = getattr(get_ipython(), "kernel", None) is not None
+        self.handle = display(Pretty(self.text(0)), display_id=True) if in_kernel else None
 
-def train(
-    params: dict[str, torch.Tensor],
-    Xtr: torch.Tensor,
-    Ytr: torch.Tensor,
-    cfg: Config,
-    g: torch.Generator,
-    *,
-    backward: Backward | None = None,
-    steps: int | None = None,
-    progress: bool = True,
-    log_every: int = 10_000,
-    on_interrupt: str = "stop",
-) -> TrainResult:
-    """Train `params` in place with the lecture's schedule; return what happened (a TrainResult).
-
-    `g` (a CPU generator: the one that initialised the parameters, as in the lecture) draws the batches.
-    `backward` is yours to try (default: the tuned step of helpers.fast); `steps` overrides cfg.steps.
-    Prints the loss every `log_every` steps, as the lecture does. On Ctrl-C it stops between two steps and
-    returns (`on_interrupt="stop"`), or raises KeyboardInterrupt after stopping cleanly (`"raise"`).
-    """
-    steps = cfg.steps if steps is None else steps
-    result = TrainResult(params=params, steps=steps)
-    bar = _progress_bar(steps, progress)
-    high = 0  # consecutive steps with the loss far above its start
-    t0 = time.perf_counter()
-    try:
-        with _stop_on_sigint() as stop, torch.no_grad():
-            for i in range(steps):
-                if stop.is_set():
-                    result.interrupted = True
-                    break
-                # minibatch construct
-                ix = torch.randint(0, Xtr.shape[0], (cfg.batch_size,), generator=g).to(Xtr.device)
-                Xb, Yb = Xtr[ix], Ytr[ix]  # batch X,Y
-                try:
-                    loss = _step(params, Xb, Yb, cfg.lr_at(i), backward)
-                except TrainingDiverged as e:
-                    raise TrainingDiverged(
-                        f"training stopped at step {i}: {e}. The parameters keep their last finite values and the "
-                        f"loss history (the exception's .result.lossi) its {i} entries; try a smaller learning "
-                        f"rate (cfg.lr={cfg.lr}).",
-                        step=i,
-                        result=result,
-                    ) from None
-                result.lossi.append(math.log10(loss) if loss > 0 else float("-inf"))
-                result.steps_done = i + 1
-                high = high + 1 if loss > BLOWUP_FACTOR * 10 ** result.lossi[0] else 0
-                if high == BLOWUP_STEPS:
-                    warnings.warn(
-                        f"step {i}: the batch loss ({loss:.4g}) has stayed above {BLOWUP_FACTOR:g} times its first "
-                        f"value ({10 ** result.lossi[0]:.4f}) for {BLOWUP_STEPS:,} steps: training is blowing up; "
-                        f"try a smaller learning rate (cfg.lr={cfg.lr}).",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-                if log_every and i % log_every == 0:  # print every once in a while
-                    tqdm.write(f"{i:7d}/{steps:7d}: {loss:.4f}")
-                if result.steps_done % 1000 == 0:
-                    bar.update(1000)
-    finally:
-        result.seconds = time.perf_counter() - t0
-        bar.update(result.steps_done - bar.n)
-        bar.close()
-        if getattr(bar, "handle", None) is not None:
-            bar.handle.update(bar.container)  # the final text, in place of the "0%" the widget was shown with
-    if result.interrupted:
-        print(
-            f"interrupted: stopped cleanly after {result.steps_done:,} of {steps:,} steps; the parameters and "
-            f"the loss history ({len(result.lossi):,} entries) agree."
+    def text(self, done: int) -> str:
+        seconds = time.perf_counter() - self.t0
+        full = round(20 * done / self.steps) if self.steps else 20
+        rate = done / seconds if done and seconds > 0 else 0.0
+        return (
+            f"[{'#' * full}{'-' * (20 - full)}] {done:,}/{self.steps:,} steps in {seconds:.1f} s ({rate:,.0f} steps/s)"
         )
-        if on_interrupt == "raise":
-            raise KeyboardInterrupt(f"training interrupted after {result.steps_done:,} of {steps:,} steps")
-    return result
+
+    def update(self, done: int, *, final: bool = False) -> None:
+        if self.handle is not None and (final or time.perf_counter() >= self.next):
+            self.handle.update(self.pretty(self.text(done)))
+            self.next = time.perf_counter() + 0.5

@@ -1,7 +1,8 @@
-"""`python tools/fetch_names.py [DEST]`: put a verified names.txt at the top of the repository (`make setup`).
+"""`python tools/fetch_names.py [DEST]`: put a verified names.txt in home() (`make setup`, `make test`).
 
-Copies the file named by MAKEMORE_NAMES when that is set, else downloads it. Set-up time only: no lesson
-fetches anything, and tests never reach the network.
+home() is the top of the repository, or $NINJA_HOME (`make test` sets it to a folder of its own). Copies the
+file named by MAKEMORE_NAMES when that is set, else the repository's own names.txt when it is the right one,
+else downloads it. Set-up time only: no lesson fetches anything, and tests never reach the network.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from helpers.config import show_path, write_file
+from helpers.config import ROOT, home, show_path, write_file
 from helpers.errors import DataError
-from helpers.names import NAMES_PATH, NAMES_SHA256, sha256_file
+from helpers.names import NAMES_SHA256, sha256_file
 
 NAMES_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.txt"
 
 
 def fetch_names(
-    dest: str | os.PathLike = NAMES_PATH, source: str | None = None, url: str = NAMES_URL, sha256: str = NAMES_SHA256
+    dest: str | os.PathLike | None = None, source: str | None = None, url: str = NAMES_URL, sha256: str = NAMES_SHA256
 ) -> Path:
     """Put a verified names.txt at `dest` and return its path.
 
@@ -31,13 +32,17 @@ def fetch_names(
     replaces a good one. Any other file at `dest` (your own word list?) is never overwritten: it is moved
     aside to `names.txt.<its SHA-256>.bak` first, and this says so.
     """
-    dest = Path(dest)
+    dest = Path(dest or home() / "names.txt")
     if dest.exists() and not dest.is_file():
         raise DataError(f"{show_path(dest)} exists but is not a file (a folder?): move it away and try again.")
     if dest.is_file() and sha256_file(dest) == sha256:
         return dest
-    from_env = source is None
-    source = (os.environ.get("MAKEMORE_NAMES") or None) if from_env else source
+    from_env = source is None and bool(os.environ.get("MAKEMORE_NAMES"))
+    mine = ROOT / "names.txt"  # note: make test's own folder takes a copy of the repository's, when it is good
+    if source is None:
+        source = os.environ.get("MAKEMORE_NAMES") or (
+            str(mine) if mine.is_file() and sha256_file(mine) == sha256 else None
+        )
     if source and not Path(source).is_file():
         # note: a relative MAKEMORE_NAMES is read from the folder you run in, not the repository
         what = (
@@ -95,7 +100,7 @@ def fetch_names(
 
 
 def main(argv: list[str]) -> int:
-    dest = Path(argv[0]) if argv else NAMES_PATH
+    dest = Path(argv[0]) if argv else home() / "names.txt"
     try:
         fetch_names(dest)
     except DataError as e:

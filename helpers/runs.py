@@ -1,0 +1,193 @@
+"""A training run that knows what it is, saved as a record that is never overwritten.
+
+Introduced in 03_manual_backprop_training: `train` returns a Run, `save_run(run)` writes it to
+artifacts/runs/run-NNN.pt, a new file every time (each about 50 kB), so no model is ever lost. Lesson 04
+adds the calibrated batch-norm statistics to the run it loads (`save_calibration`), lessons 05 and 06 read
+it. `load_run()` reads the newest run; `restore_run("run-001")` makes an earlier one the newest again.
+
+A saved run is a plain `torch.save` of a dict, loadable with nothing but torch:
+
+    rec = torch.load("artifacts/runs/run-001.pt", weights_only=True)
+    rec["params"]    # {'C', 'W1', 'b1', 'W2', 'b2', 'bngain', 'bnbias'}: tensors
+    rec["bn"]        # {'mean', 'var'} once lesson 04 calibrated it, else None
+    rec["config"]    # the Config that trained it (without the device): Config(**rec["config"])
+    rec["data"]      # {'names': the word list, 'sha256': of its words, 'words': how many}
+    rec["training"]  # {'steps_done', 'interrupted', 'blew_up', 'backward': which function trained it, 'seconds'}
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .config import Config, home, show_path, write_file
+from .dataset import Splits, load_splits
+from .errors import RunError
+from .model import param_shapes
+
+FORMAT = 3
+TRAIN = "notebooks/03_manual_backprop_training.ipynb (or `make run`)"
+CALIBRATE = "notebooks/04_batchnorm_calibration.ipynb"
+TRAINING = ("steps_done", "interrupted", "blew_up", "backward", "seconds")  # how a run ended, as saved
+
+
+@dataclass(eq=False)
+class Run:
+    """One call of `train`: its Config, its data, the parameters it trained, and how it ended."""
+
+    cfg: Config
+    data: Splits
+    params: dict[str, torch.Tensor]
+    backward: str  # which function computed the gradients: "your backward", "helpers.manual_backward", ...
+    steps_done: int = 0
+    interrupted: bool = False  # stopped early by Ctrl-C / the stop button
+    blew_up: bool = False  # the loss stayed far above its start (train warned)
+    seconds: float = 0.0
+    lossi: list[float] = field(default_factory=list, repr=False)  # log10 of each step's loss (not saved)
+    bn: dict[str, torch.Tensor] | None = None  # the calibrated batch-norm statistics of lesson 04
+    name: str | None = None  # "run-001" once saved
+
+
+def runs_dir() -> Path:
+    return home() / "artifacts" / "runs"
+
+
+def _saved() -> list[Path]:
+    return sorted(runs_dir().glob("run-[0-9][0-9][0-9]*.pt"), key=lambda p: int(re.findall(r"\d+", p.stem)[0]))
+
+
+def _record(run: Run) -> bytes:
+    rec = {
+        "format": FORMAT,
+        "params": {k: v.detach().cpu().clone() for k, v in run.params.items()},
+        "bn": None if run.bn is None else {k: v.detach().cpu().clone() for k, v in run.bn.items()},
+        "config": {k: v for k, v in run.cfg.to_dict().items() if k != "device"},  # note: it loads on any device
+        "data": {"names": run.data.names, "sha256": run.data.sha256, "words": sum(map(len, run.data.words))},
+        "training": {k: getattr(run, k) for k in TRAINING},
+    }
+    buffer = io.BytesIO()
+    torch.save(rec, buffer)  # note: serialised in memory, so only the disk write can fail
+    return buffer.getvalue()
+
+
+def _write(path: Path, data: bytes, *, replace: bool) -> None:
+    try:
+        write_file(path, data, replace=replace)
+    except FileExistsError:
+        raise
+    except OSError as e:
+        raise RunError(
+            f"Could not write {show_path(path)} ({e.strerror or type(e).__name__}): is the disk full, or the "
+            f"folder read-only? Nothing that was saved before has changed."
+        ) from e
+
+
+def save_run(run: Run) -> Path:
+    """Save `run` under the next free name, run-001.pt, run-002.pt, ...: never over another one."""
+    if not isinstance(run, Run):
+        raise TypeError(f"save_run takes the Run that train() returned, not a {type(run).__name__}")
+    if run.name is not None:  # note: saving the same run twice would only make a copy of it
+        return runs_dir() / f"{run.name}.pt"
+    data, saved = _record(run), _saved()
+    number = int(re.findall(r"\d+", saved[-1].stem)[0]) + 1 if saved else 1
+    while True:
+        try:
+            _write(runs_dir() / f"run-{number:03d}.pt", data, replace=False)
+            break
+        except FileExistsError:  # another notebook saved at the same moment: take the next number
+            number += 1
+    run.name = f"run-{number:03d}"
+    return runs_dir() / f"{run.name}.pt"
+
+
+def save_calibration(run: Run) -> Path:
+    """Lesson 04: write `run.bn` into the run's own file, and change nothing else in it."""
+    path = runs_dir() / f"{run.name}.pt"
+    rec = _read(path)
+    h = rec["config"]["n_hidden"]
+    if not (isinstance(run.bn, dict) and all(getattr(run.bn.get(k), "shape", ()) == (1, h) for k in ("mean", "var"))):
+        raise ValueError(
+            f"run.bn must be {{'mean', 'var'}} of shape (1, {h}), what calibrate() returns: nothing written"
+        )
+    buffer = io.BytesIO()
+    torch.save(rec | {"bn": {k: run.bn[k].detach().cpu().clone() for k in ("mean", "var")}}, buffer)
+    _write(path, buffer.getvalue(), replace=True)
+    return path
+
+
+def restore_run(name: str) -> Path:
+    """Make an earlier run the newest again (lessons 04-06 read the newest), as a copy: nothing is overwritten."""
+    run = load_run(name)
+    run.name = None
+    return save_run(run)
+
+
+def load_run(name: str | None = None, *, calibrated: bool = False, device: str = "cpu") -> Run:
+    """The newest saved run (or the one called `name`), with its Config and its data, checked by their SHA-256."""
+    saved = _saved()
+    if name is None and not saved:
+        raise RunError(f"No saved run in {show_path(runs_dir())}: run {TRAIN} first.")
+    path = saved[-1] if name is None else runs_dir() / f"{Path(name).stem}.pt"
+    if not path.is_file():
+        have = ", ".join(p.stem for p in saved) or "none yet"
+        raise RunError(f"No run called {Path(name).stem!r} in {show_path(runs_dir())} (saved runs: {have}).")
+    rec = _read(path)
+    cfg = Config(**rec["config"], device=device)
+    data = load_splits(cfg)
+    if data.sha256 != rec["data"]["sha256"]:
+        raise RunError(
+            f"{path.stem} was trained on other words than {cfg.names} holds now (SHA-256 "
+            f"{rec['data']['sha256'][:12]}..., now {data.sha256[:12]}...): put the word list back, or train on it "
+            f"again in {TRAIN}."
+        )
+    if calibrated and rec["bn"] is None:
+        raise RunError(f"{path.stem} has no calibrated batch-norm statistics yet: run {CALIBRATE} first.")
+    to = {k: v.to(device) for k, v in rec["params"].items()}
+    bn = None if rec["bn"] is None else {k: v.to(device) for k, v in rec["bn"].items()}
+    return Run(cfg, data, to, **rec["training"], bn=bn, name=path.stem)
+
+
+def _read(path: Path) -> dict:
+    """A saved run's record; only tensors and plain data are ever unpickled (weights_only=True)."""
+    try:
+        rec = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # any failure to read the file is the same problem for a learner
+        raise RunError(
+            f"{show_path(path)} is damaged or is not a run of this series (torch.load raised {type(e).__name__}; "
+            f"only tensors and plain data are ever unpickled, as anything else could run code). Delete it."
+        ) from None
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise RunError(f"{show_path(path)} is not a run of this series ({what}). Delete it.")
+
+    need(isinstance(rec, dict) and rec.get("format") == FORMAT, f"expected a dict of format {FORMAT}")
+    try:
+        cfg = Config(**rec["config"])  # note: every field is checked, and none may be missing
+    except (KeyError, TypeError, ValueError) as e:
+        raise RunError(f"{show_path(path)} is not a run of this series (its config: {e}). Delete it.") from None
+    need(isinstance(rec.get("params"), dict) and isinstance(rec.get("bn") or {}, dict), "params, bn")
+    for k, shape in param_shapes(cfg).items():  # note: from the config's numbers, so nothing is allocated
+        need(tuple(getattr(rec["params"].get(k), "shape", ())) == shape, f"params: {k} is not of shape {shape}")
+    bn = rec.get("bn")
+    need(bn is None or all(getattr(bn.get(k), "shape", ()) == (1, cfg.n_hidden) for k in ("mean", "var")), "bn")
+    need(set(rec.get("training", {})) == set(TRAINING) and "sha256" in rec.get("data", {}), "training, data")
+    return rec
+
+
+def describe(run: Run) -> str:
+    """What a run is, in two short lines: its name, what trained it, how far, on which words, with which settings."""
+    how = ["interrupted"] * run.interrupted + ["blew up: the loss stayed far above its start"] * run.blew_up
+    flags = f" ({'; '.join(how)})" if how else ""
+    changes = {k: v for k, v in run.cfg.changes().items() if k != "names"}
+    settings = ", ".join(f"{k}={v!r}" for k, v in changes.items()) or "the lesson's Config"
+    words = sum(map(len, run.data.words))
+    return (
+        f"{run.name or 'run (not saved yet)'}: trained with {run.backward}, {run.steps_done:,} of {run.cfg.steps:,} "
+        f"steps{flags}\n  on {run.data.names} ({words:,} words), {settings}"
+        + ("; batch norm calibrated" if run.bn is not None else "")
+    )
