@@ -1,42 +1,94 @@
+"""What the tests share: each test works in a folder of its own (NINJA_HOME), never in the learner's, and
+never reaches the network. `names` puts the real names.txt there (read only), `words` a small word list."""
+
+import contextlib
+import io
 import os
+import urllib.request
 from pathlib import Path
 
+import matplotlib
+import matplotlib.pyplot as plt
+import nbformat
 import pytest
 import torch
 
-from helpers.names import NAMES_PATH, NAMES_SHA256, sha256_file
+from helpers import Config
+from helpers.config import ROOT
+from helpers.names import NAMES_SHA256, sha256_file
 
-# the shared fixtures of the error tests (ckpt, and isolated: no network, no MAKEMORE_NAMES)
-pytest_plugins = ["support"]
+matplotlib.use("Agg")
+torch.set_num_threads(1)  # as the lessons do: the same numbers every run
 
-# tests run with one thread, as the lessons do: the same numbers every run
-torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def names_path() -> Path:
-    """The real names.txt, for the tests that need it; they skip without it (a fresh clone, no network)."""
-    for p in (NAMES_PATH, os.environ.get("MAKEMORE_NAMES")):
-        if p and Path(p).is_file() and sha256_file(p) == NAMES_SHA256:
-            return Path(p)
-    pytest.skip("needs the real names.txt: run `make setup` (or set MAKEMORE_NAMES)")
-
-
-@pytest.fixture(scope="session")
-def words() -> list[str]:
-    """A small word list made here: what the tests of the model, the training and the errors run on."""
-    g = torch.Generator().manual_seed(0)
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    out = []
-    for _ in range(400):
-        n = int(torch.randint(2, 9, (1,), generator=g))
-        out.append("".join(letters[i] for i in torch.randint(0, 26, (n,), generator=g).tolist()))
-    return out
+# the real data set, wherever make setup, make test or CI put it (tests only ever read it)
+REAL = next(
+    (
+        Path(p)
+        for p in (
+            Path(os.environ.get("NINJA_HOME") or ROOT) / "names.txt",
+            ROOT / "names.txt",
+            os.environ.get("MAKEMORE_NAMES"),
+        )
+        if p and Path(p).is_file() and sha256_file(p) == NAMES_SHA256
+    ),
+    None,
+)
+_g = torch.Generator().manual_seed(0)
+# 400 made-up words of 2 to 8 letters: enough for batches of 8 in every split
+WORDS = [
+    "".join(chr(97 + i) for i in torch.randint(0, 26, (int(n),), generator=_g))
+    for n in torch.randint(2, 9, (400,), generator=_g)
+]
+TINY = Config(n_embd=4, n_hidden=16, steps=40, batch_size=8, names="words.txt")  # milliseconds a step
 
 
-@pytest.fixture(scope="session")
-def names_file(tmp_path_factory, words) -> Path:
-    """`words`, written as a names.txt."""
-    path = tmp_path_factory.mktemp("data") / "names.txt"
-    path.write_text("\n".join(words) + "\n")
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch) -> Path:
+    """This test's NINJA_HOME: names.txt and artifacts/ live here. No MAKEMORE_NAMES, no network."""
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("NINJA_HOME", str(path))
+    monkeypatch.delenv("MAKEMORE_NAMES", raising=False)
+
+    def offline(url, *args, **kwargs):
+        if not str(getattr(url, "full_url", url)).startswith("file:"):
+            raise AssertionError(f"a test tried to reach the network: {url}")
+        return real_urlopen(url, *args, **kwargs)
+
+    real_urlopen = urllib.request.urlopen
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     return path
+
+
+@pytest.fixture
+def names(home) -> Path:
+    """The real names.txt in this test's home (a link: tests only read it); the test skips without it."""
+    if REAL is None:
+        pytest.skip("needs the real names.txt: run `make setup` (or set MAKEMORE_NAMES)")
+    (home / "names.txt").symlink_to(REAL)
+    return home / "names.txt"
+
+
+@pytest.fixture
+def words(home) -> Path:
+    """WORDS as words.txt in this test's home: what TINY trains on."""
+    (home / "words.txt").write_text("\n".join(WORDS) + "\n")
+    return home / "words.txt"
+
+
+def lesson_cells(name: str, folder: str = "notebooks") -> list:
+    return [c for c in nbformat.read(ROOT / folder / name, as_version=4).cells if c.cell_type == "code"]
+
+
+def run_cells(cells, ns: dict | None = None, edit=lambda src: src) -> tuple[dict, str]:
+    """Execute notebook cells in-process, in the notebooks' folder as Jupyter does; (namespace, what they printed)."""
+    ns, out, cwd = {} if ns is None else ns, io.StringIO(), os.getcwd()
+    os.chdir(ROOT / "notebooks")
+    try:
+        with contextlib.redirect_stdout(out):
+            for c in cells:
+                exec(compile(edit(c.source), c.get("id", "cell"), "exec"), ns)
+    finally:
+        os.chdir(cwd)
+        plt.close("all")
+    return ns, out.getvalue()

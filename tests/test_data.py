@@ -1,46 +1,142 @@
-"""Vocabulary, split and dataset sizes of the real names.txt, and the examples of one word by hand."""
+"""The data and the settings: names.txt obtained and verified, word lists read, Config's rules. Every bad
+input is refused with its type and the fact that matters (the line and character, the field, the file)."""
 
+import dataclasses
+import hashlib
+import importlib.util
+import io
+import math
+import os
+import urllib.error
+import urllib.request
+
+import pytest
 import torch
+from conftest import WORDS
 
-from helpers import Config, build_dataset, itos, load_splits, load_words, split_words, stoi
+from helpers import Config, DataError, build_dataset, itos, load_splits, load_words, make_generator, split_words, stoi
+from helpers.config import ROOT, RULES
 
-
-def test_vocabulary():
-    assert len(itos) == 27 == Config().vocab_size
-    assert itos[0] == "." and itos[1] == "a" and itos[26] == "z"
-    assert all(stoi[ch] == i for i, ch in itos.items())
-
-
-def test_split_and_dataset_sizes(names_path):
-    words = load_words(names_path)
-    assert len(words) == 32033
-    tr, va, te = split_words(words, 42)
-    assert (len(tr), len(va), len(te)) == (25626, 3203, 3204)
-    assert sorted(tr + va + te) == sorted(words)
-    d = load_splits(Config(names=str(names_path)))
-    assert (d.Xtr.shape, d.Xdev.shape, d.Xte.shape) == ((182625, 3), (22655, 3), (22866, 3))
-    assert d.Ytr.shape == (182625,) and d.Ydev.shape == (22655,) and d.Yte.shape == (22866,)
+_spec = importlib.util.spec_from_file_location("fetch_names", ROOT / "tools" / "fetch_names.py")
+fetch = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fetch)
 
 
-def test_split_is_seeded_and_leaves_input_alone():
-    words = [f"w{i}" for i in range(20)]
-    copy = list(words)
-    assert split_words(words, 42) == split_words(words, 42)
-    assert split_words(words, 42) != split_words(words, 1)
-    assert words == copy
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
-def test_build_dataset_by_hand():
-    X, Y = build_dataset(["emma"], block_size=3)
-    contexts = ["".join(itos[i] for i in row) for row in X.tolist()]
-    assert contexts == ["...", "..e", ".em", "emm", "mma"]
-    assert "".join(itos[i] for i in Y.tolist()) == "emma."
-    assert X.dtype == Y.dtype == torch.long
+def test_the_real_data_set(names):
+    words = load_words()
+    data = load_splits(Config())
+    assert len(words) == 32_033 and sum(map(len, data.words)) == 32_033
+    assert [len(X) for X in (data.Xtr, data.Xdev, data.Xte)] == [182_625, 22_655, 22_866]  # the lecture's sizes
+    assert len(itos) == 27 and stoi["."] == 0 and "".join(itos[i] for i in range(1, 27)) == "abcdefghijklmnopqrstuvwxyz"
+    X, Y = build_dataset(["emma"], 3)
+    assert ["".join(itos[i] for i in x) + ">" + itos[y] for x, y in zip(X.tolist(), Y.tolist(), strict=True)] == [
+        "...>e", "..e>m", ".em>m", "emm>a", "mma>."
+    ]  # fmt: skip
 
 
-def test_build_dataset_other_block_size():
-    X, Y = build_dataset(["ab", "c"], block_size=1)
-    assert X.view(-1).tolist() == [0, 1, 2, 0, 3]
-    assert Y.tolist() == [1, 2, 0, 3, 0]
-    X0, Y0 = build_dataset([], block_size=4)
-    assert X0.shape == (0, 4) and Y0.shape == (0,)
+def test_make_setup_copies_verifies_and_never_loses_a_file(home, tmp_path):
+    good = (tmp_path / "good.txt").write_bytes(b"emma\nolivia\n") and tmp_path / "good.txt"
+    dest = home / "names.txt"
+    with pytest.raises(DataError, match="SHA-256"):  # not the data set: nothing is written
+        fetch.fetch_names(source=str(good), sha256=sha(b"other"))
+    assert not dest.exists()
+    dest.write_text("my\nown\nwords\n")  # a learner's own names.txt is moved aside, never overwritten
+    assert fetch.fetch_names(source=str(good), sha256=sha(good.read_bytes())) == dest
+    assert dest.read_bytes() == good.read_bytes() and [p.read_text() for p in home.glob("names.txt.*.bak")] == [
+        "my\nown\nwords\n"
+    ]
+    assert fetch.fetch_names(source=str(tmp_path / "gone.txt"), sha256=sha(good.read_bytes())) == dest  # kept as is
+
+
+@pytest.mark.parametrize(
+    "broken", [urllib.error.URLError("no network"), ConnectionResetError("reset"), TimeoutError("timed out")]
+)
+def test_a_failed_download_writes_nothing(home, monkeypatch, broken):
+    class Response(io.BytesIO):  # hands out some bytes, then the connection breaks
+        def read(self, n=-1):
+            if self.tell():
+                raise broken
+            return super().read(5)
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, *a, **k: Response(b"emma\nolivia\n"))
+    with pytest.raises(DataError, match=f"Could not download.*{type(broken).__name__}"):
+        fetch.fetch_names(url="https://example.invalid/names.txt", sha256=sha(b"emma\nolivia\n"))
+    assert os.listdir(home) == []
+
+
+def test_a_download_lands_in_place_and_bad_sources_are_named(home, tmp_path, monkeypatch, capsys):
+    remote = tmp_path / "remote.txt"
+    remote.write_bytes(b"emma\n")
+    assert fetch.fetch_names(url=remote.as_uri(), sha256=sha(b"emma\n")).read_bytes() == b"emma\n"
+    monkeypatch.setenv("MAKEMORE_NAMES", "../shared/no-such-names.txt")
+    assert fetch.main([str(tmp_path / "elsewhere.txt")]) == 1
+    assert "MAKEMORE_NAMES" in capsys.readouterr().err and not (tmp_path / "elsewhere.txt").exists()
+
+
+@pytest.mark.parametrize(
+    "text, fact",
+    [
+        ("emma\nzoé\n", "line 2, character 3"),
+        ("emma\n  anne-marie\n", "line 2, character 7"),
+        ("emma\nst.john\n", "FULL STOP"),
+        ("ann\tmarie\n", r"U\+0009"),
+        (b"emma\nzo\xe9\n", "line 2: byte 0xe9"),
+        ("emma\n".encode("utf-16"), "UTF-16"),
+        ("\n  \n", "holds no words"),
+    ],
+)
+def test_a_bad_word_list_names_the_line_and_character(home, text, fact):
+    (home / "w.txt").write_bytes(text.encode() if isinstance(text, str) else text)
+    with pytest.raises(DataError, match=fact):
+        load_words("w.txt")
+
+
+def test_harmless_differences_are_normalised(home):
+    (home / "w.txt").write_bytes(b"\xef\xbb\xbfEmma\r\n\r\n  OLIVIA \rava")
+    assert load_words("w.txt") == ["emma", "olivia", "ava"]
+
+
+def test_paths_count_from_the_top_of_the_repository(home):
+    with pytest.raises(DataError, match="make setup"):
+        load_words()
+    with pytest.raises(DataError, match=r"\.\./my_names\.txt counts from the top of the repository"):
+        load_splits(Config(names="../my_names.txt"))
+    assert Config(names="/data/words.txt").names_path.as_posix() == "/data/words.txt"
+
+
+def test_too_few_words_are_refused_before_training(home):
+    (home / "seven.txt").write_text("\n".join(WORDS[:7]))
+    with pytest.raises(DataError, match=r"batch_size=32.*the training split has \d+ and the dev split has \d+"):
+        load_splits(Config(names="seven.txt"))
+    with pytest.raises(DataError, match="at least 6 words"):
+        split_words(WORDS[:5])
+    with pytest.raises(DataError, match="list of words"):
+        build_dataset("emma")
+    with pytest.raises(DataError, match="'st.john'"):
+        build_dataset(["emma", "st.john"])
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("batch_size", 1), ("batch_size", 32.0), ("batch_size", True), ("n_hidden", "200"), ("steps", -1)]
+    + [("lr", math.nan), ("lr", -0.1), ("lr_final", math.inf), ("seed", -1), ("device", "gpu"), ("names", "")],
+)
+def test_config_refuses_a_bad_field_by_name(field, value):
+    with pytest.raises(ValueError, match=rf"Config\.{field}=.* is not allowed") as e:
+        Config(**{field: value})
+    assert RULES[field][1] in str(e.value)
+
+
+def test_config_is_checked_when_changed_and_cannot_change_in_place(monkeypatch):
+    with pytest.raises(ValueError, match="Config.batch_size=1"):
+        dataclasses.replace(Config(), batch_size=1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Config().lr = 1.0
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="Config.device='cuda'"):
+        Config(device="cuda")
+    assert Config(lr=0.2).changes() == {"lr": 0.2} and make_generator(Config()).initial_seed() == Config().seed

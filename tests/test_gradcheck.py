@@ -2,15 +2,12 @@
 
 import math
 
-import matplotlib
 import pytest
 import torch
 
 from helpers import PARAM_NAMES, Config, cmp, forward, init_params, manual_backward
 from helpers.gradcheck import ATOL, RTOL, fd_check, fd_error_curve
 from helpers.plots import plot_fd_error
-
-matplotlib.use("Agg")
 
 
 def _setup(n_hidden=6, batch_size=5, seed=0):

@@ -1,234 +1,115 @@
-"""The training loop: divergence, interruption, reproducibility, a backward that returns the wrong things."""
-
-from __future__ import annotations
+"""The training loop: it is the lecture's loop (bit for bit), and around it what a learner needs: a run that
+knows what it is, a clean stop on Ctrl-C, a stop on a non-finite loss, the blow-up warning, a pace estimate,
+and a backward in any form the exercise checks accept."""
 
 import dataclasses
-import hashlib
-import math
-import os
-import re
 import signal
+import time
 
 import pytest
 import torch
-from support import (
-    TINY,
-    WORDS,
-    OnBatch,
-    all_finite,
-    assert_same_params,
-    batch_of_step,
-    fetch_names,
-    fresh,
-    result_of,
-    run,
-    tiny_data,
-    write,
-)
+from conftest import TINY
 
 from helpers import (
-    Config,
+    PARAM_NAMES,
     TrainingDiverged,
+    forward,
     init_params,
     load_splits,
     make_generator,
     manual_backward,
-    setup_torch,
     train,
 )
 
 
-def test_training_loss_becomes_non_finite():
-    cfg = dataclasses.replace(TINY, lr=1e30)  # the first update is finite but absurd; the next loss is nan
-    params, g = fresh(cfg)
-    Xtr, Ytr = tiny_data()
-    with pytest.raises(TrainingDiverged) as e:
-        train(params, Xtr, Ytr, cfg, g, progress=False, log_every=0)
-    msg = str(e.value)
-    assert "training stopped at step 1" in msg and "smaller learning rate" in msg and "cfg.lr=1e+30" in msg
-    assert all_finite(params)
-    ref, ref_result = run(cfg, 1, backward=None)  # the tuned step, as the run above
-    assert_same_params(params, ref)
-    assert result_of(e).lossi == ref_result.lossi and len(ref_result.lossi) == 1
-    # the generator drew exactly the two batches of steps 0 and 1, as one draw per step would
-    g2 = make_generator(cfg)
-    init_params(cfg, g2)
-    for _ in range(2):
-        torch.randint(0, Xtr.shape[0], (cfg.batch_size,), generator=g2)
-    assert torch.equal(g.get_state(), g2.get_state())
+def quiet(cfg=TINY, **kw):
+    return train(cfg, progress=False, log_every=0, **kw)
 
 
-def test_training_update_overflows():
-    # a finite gradient whose update overflows float32 at step 6: lr * 3e38 = -inf. Each update is checked
-    # before it lands, so the parameters stay those after 6 steps
-    cfg = dataclasses.replace(TINY, lr=10.0)
-    k = 6
-    fault = OnBatch(batch_of_step(cfg, k), lambda g: g | {"b2": torch.full_like(g["b2"], 3e38)})
-    params, g = fresh(cfg)
-    Xtr, Ytr = tiny_data()
-    with pytest.raises(TrainingDiverged) as e:
-        train(params, Xtr, Ytr, cfg, g, backward=fault, progress=False, log_every=0)
-    assert f"training stopped at step {k}" in str(e.value) and "not applied" in str(e.value)
-    assert all_finite(params)
-    ref, ref_result = run(cfg, k)
-    assert_same_params(params, ref)
-    assert result_of(e).lossi == ref_result.lossi and len(ref_result.lossi) == k
+def test_train_is_the_lecture_loop(words):
+    cfg = dataclasses.replace(TINY, lr_decay_step=20)
+    data, g = load_splits(cfg), make_generator(cfg)
+    params, lossi = init_params(cfg, g), []
+    with torch.no_grad():
+        for i in range(cfg.steps):
+            ix = torch.randint(0, data.Xtr.shape[0], (cfg.batch_size,), generator=g)
+            loss, cache = forward(params, data.Xtr[ix], data.Ytr[ix])
+            grads = manual_backward(params, cache)
+            lr = 0.1 if i < 20 else 0.01
+            for k, p in params.items():
+                p.add_(grads[k], alpha=-lr)  # note: the lecture's p.data += -lr * grad, rounded once
+            lossi.append(loss.log10().item())
+    run = quiet(cfg)
+    assert all(torch.equal(run.params[k], params[k]) for k in PARAM_NAMES)
+    assert run.lossi == pytest.approx(lossi, abs=1e-6) and run.steps_done == 40
+    assert (run.cfg, run.data.sha256, run.backward) == (cfg, data.sha256, "helpers.manual_backward")
+    assert all(torch.equal(quiet(cfg).params[k], run.params[k]) for k in PARAM_NAMES)  # reruns are bit-identical
 
 
-def test_training_gradient_becomes_nan():
-    k = 9
-    fault = OnBatch(batch_of_step(TINY, k), lambda g: g | {"b1": g["b1"].clone().fill_(math.nan)})
-    params, g = fresh()
-    Xtr, Ytr = tiny_data()
-    with pytest.raises(TrainingDiverged) as e:
-        train(params, Xtr, Ytr, TINY, g, backward=fault, progress=False, log_every=0)
-    assert f"training stopped at step {k}" in str(e.value) and "last finite values" in str(e.value)
-    assert all_finite(params)
-    ref, ref_result = run(TINY, k)
-    assert_same_params(params, ref)
-    assert result_of(e).lossi == ref_result.lossi
+def test_the_lectures_forms_of_the_gradients_train_the_same(words):
+    """A list in the lecture's order, and dbngain without keepdim (what exercise 4's check accepts)."""
 
+    def backward(params, cache):
+        g = manual_backward(params, cache)
+        return [g[k].sum(0) if k == "bngain" else g[k] for k in PARAM_NAMES]
 
-def test_training_gradient_becomes_nan_in_the_last_step():
-    k = 9
-    fault = OnBatch(batch_of_step(TINY, k), lambda g: g | {"b1": g["b1"].clone().fill_(math.nan)})
-    params, g = fresh()
-    Xtr, Ytr = tiny_data()
-    with pytest.raises(TrainingDiverged, match=f"step {k}"):
-        train(params, Xtr, Ytr, TINY, g, steps=k + 1, backward=fault, progress=False, log_every=0)
-    assert all_finite(params)
-
-
-def test_training_diverged_carries_the_step_and_the_loss_history():
-    cfg = dataclasses.replace(TINY, lr=1e30)
-    params, g = fresh(cfg)
-    Xtr, Ytr = tiny_data()
-    with pytest.raises(TrainingDiverged) as e:
-        train(params, Xtr, Ytr, cfg, g, progress=False, log_every=0)
-    assert e.value.step == 1 and e.value.result is not None and len(e.value.result.lossi) == 1
-
-
-def test_training_divergence_that_does_not_recur_still_stops():
-    calls = 0
-
-    def flaky(params, cache):  # a nan gradient in the 8th call only, as a non-deterministic backward might give
-        nonlocal calls
-        calls += 1
-        if calls > 200:
-            raise RuntimeError("train did not stop")
-        grads = manual_backward(params, cache)
-        return grads | {"b1": grads["b1"].clone().fill_(math.nan)} if calls == 8 else grads
-
-    params, g = fresh()
-    Xtr, Ytr = tiny_data()
-    with pytest.raises(TrainingDiverged) as e:
-        train(params, Xtr, Ytr, TINY, g, steps=20, backward=flaky, progress=False, log_every=0)
-    assert all_finite(params) and len(result_of(e).lossi) == result_of(e).steps_done
-
-
-def test_training_interrupt_stops_cleanly_between_steps(capsys):
-    k = 5
-    calls = 0
-
-    def ctrl_c_at_k(params, cache):
-        nonlocal calls
-        calls += 1
-        if calls == k:
-            signal.raise_signal(signal.SIGINT)  # what Ctrl-C / 'interrupt kernel' does
-        return manual_backward(params, cache)
-
-    def outer(signum, frame):  # train's own handler must take the signal; this one only keeps pytest alive
-        outer.called = True
-
-    outer.called = False
-    params, g = fresh()
-    Xtr, Ytr = tiny_data()
-    old = signal.signal(signal.SIGINT, outer)
-    try:
-        result = train(params, Xtr, Ytr, TINY, g, steps=30, backward=ctrl_c_at_k, progress=False, log_every=0)
-    finally:
-        signal.signal(signal.SIGINT, old)
-    assert not outer.called
-    assert result.interrupted and result.steps_done == k == len(result.lossi)
-    ref, ref_result = run(TINY, k)
-    assert_same_params(params, ref)
-    assert result.lossi == ref_result.lossi
-    assert "interrupted: stopped cleanly after 5 of 30 steps" in capsys.readouterr().out
-
-
-def test_training_restores_the_sigint_handler():
-    def mine(signum, frame):
-        pass
-
-    old = signal.signal(signal.SIGINT, mine)
-    try:
-        run(TINY, 3)
-        assert signal.getsignal(signal.SIGINT) is mine
-        # also when training stops with an error
-        with pytest.raises(TrainingDiverged):
-            run(dataclasses.replace(TINY, lr=1e30), 5)
-        assert signal.getsignal(signal.SIGINT) is mine
-    finally:
-        signal.signal(signal.SIGINT, old)
-    assert signal.getsignal(signal.SIGINT) is old
-
-
-def test_reproducibility_two_runs_are_bit_identical():
-    cfg = Config(steps=300)  # the lecture's model, a few hundred steps
-    a, ra = run(cfg, cfg.steps)
-    b, rb = run(cfg, cfg.steps)
-    assert_same_params(a, b)
-    assert ra.lossi == rb.lossi and len(ra.lossi) == 300 and not ra.interrupted
-    # and the numbers do come from the Config: another seed, other parameters
-    c, _ = run(dataclasses.replace(cfg, seed=1), 1)
-    assert not torch.equal(a["W1"], c["W1"])
-
-
-def test_reproducibility_threads_and_seeds_live_in_config():
-    names = {f.name for f in dataclasses.fields(Config)}
-    assert {"seed", "shuffle_seed", "threads"} <= names
-    before = torch.get_num_threads()
-    try:
-        for threads in (2, 1):
-            setup_torch(Config(threads=threads))
-            assert torch.get_num_threads() == threads
-    finally:
-        torch.set_num_threads(before)
-
-
-def test_reproducibility_the_split_follows_the_config(tmp_path):
-    path = write(tmp_path / "w.txt", "\n".join(WORDS))
-    cfg = dataclasses.replace(TINY, names=str(path))
-    a, b = load_splits(cfg), load_splits(cfg)
-    assert a.words == b.words and all(torch.equal(x, y) for x, y in zip(a, b, strict=False))
-    other = load_splits(dataclasses.replace(cfg, shuffle_seed=7))
-    assert other.words != a.words and sorted(sum(other.words, [])) == sorted(WORDS)
+    run, ref = quiet(backward=backward), quiet()
+    assert run.backward == "test_train.backward" and all(torch.equal(run.params[k], ref.params[k]) for k in PARAM_NAMES)
 
 
 @pytest.mark.parametrize(
-    "broken, message",
+    "broken, fact",
     [
-        (lambda grads: {k: v for k, v in grads.items() if k != "W2"}, "one gradient per parameter"),
-        (lambda grads: grads | {"bngain": grads["bngain"].sum(0)}, "returned dbngain of shape (16,)"),
-        (lambda grads: grads | {"b2": grads["b2"].numpy()}, "returned db2 of shape ndarray"),
+        (lambda g: {k: v for k, v in g.items() if k != "W2"}, "one gradient per parameter"),
+        (lambda g: g | {"bngain": g["bngain"].T}, "dbngain of shape (16, 1)"),
+        (lambda g: g | {"b1": g["b1"][None]}, "db1 of shape (1, 16)"),
+        (lambda g: g | {"b2": g["b2"].numpy()}, "db2 of shape ndarray"),
     ],
-    ids=["missing-gradient", "wrong-shape", "not-a-tensor"],
 )
-def test_training_with_a_backward_that_returns_the_wrong_gradients(broken, message):
-    params, g = fresh()
-    before = {k: v.clone() for k, v in params.items()}
-    Xtr, Ytr = tiny_data()
-    with pytest.raises(ValueError, match=re.escape(message)):
-        train(
-            params, Xtr, Ytr, TINY, g, backward=lambda p, c: broken(manual_backward(p, c)), progress=False, log_every=0
-        )
-    assert_same_params(params, before)  # nothing was applied
+def test_gradients_of_the_wrong_form_stop_before_any_update(words, broken, fact):
+    with pytest.raises(ValueError, match=fact.replace("(", r"\(").replace(")", r"\)")):
+        quiet(backward=lambda p, c: broken(manual_backward(p, c)))
 
 
-def test_fetched_names_file_has_the_usual_permissions(tmp_path):
-    src = tmp_path / "src.txt"
-    src.write_bytes(b"emma\n")
-    dest = fetch_names(tmp_path / "names.txt", source=str(src), sha256=hashlib.sha256(b"emma\n").hexdigest())
-    umask = os.umask(0)
-    os.umask(umask)
-    assert dest.stat().st_mode & 0o777 == 0o666 & ~umask
+def test_a_non_finite_loss_stops_the_run_with_nothing_to_save(words):
+    with pytest.raises(TrainingDiverged, match=r"step 1: the loss is nan.*cfg\.lr=1e\+30") as e:
+        quiet(dataclasses.replace(TINY, lr=1e30))
+    assert e.value.step == 1 and len(e.value.lossi) == 1
+
+
+def test_ctrl_c_stops_between_two_steps_and_says_so(words, capsys):
+    calls = []
+
+    def backward(params, cache):
+        calls.append(1)
+        if len(calls) == 5:
+            signal.raise_signal(signal.SIGINT)  # what Ctrl-C / 'interrupt kernel' does
+        return manual_backward(params, cache)
+
+    handler = signal.getsignal(signal.SIGINT)
+    run = train(TINY, backward=backward, log_every=0)
+    assert run.interrupted and run.steps_done == len(run.lossi) == 5 and signal.getsignal(signal.SIGINT) is handler
+    ref = quiet(dataclasses.replace(TINY, steps=5))
+    assert all(torch.equal(run.params[k], ref.params[k]) for k in PARAM_NAMES)
+    assert "stopped cleanly after 5 of 40 steps" in capsys.readouterr().out
+
+
+def test_a_run_that_blows_up_is_warned_about_and_marked(words):
+    with pytest.warns(RuntimeWarning, match=r"step \d+: .* training is blowing up"):
+        run = quiet(dataclasses.replace(TINY, lr=50.0, steps=1100))
+    assert run.blew_up and run.steps_done == 1100
+
+
+def test_a_slow_backward_gets_an_estimate_up_front(words, capsys):
+    def slow(params, cache):  # a backward 20 times slower than the forward pass, interrupted once it was timed
+        time.sleep(0.002)
+        if len(calls := slow.__dict__.setdefault("calls", [])) == 101:
+            signal.raise_signal(signal.SIGINT)
+        calls.append(1)
+        return manual_backward(params, cache)
+
+    train(dataclasses.replace(TINY, steps=200_000), backward=slow, progress=False, log_every=0)
+    out = capsys.readouterr().out
+    assert "times as long as the forward pass" in out and "index_add_" in out
+    quiet(dataclasses.replace(TINY, steps=1200))
+    assert "note:" not in capsys.readouterr().out

@@ -1,0 +1,314 @@
+"""tools/grade.py (issue #20) on a synthetic class made here from exercises/02 and 03: the lecture's answers, two
+other correct forms, one wrong gradient per exercise, and every bad case the grader must survive. Each gets the
+row it should; the repository, and the files outside the class's folder, are byte-identical afterwards."""
+
+import csv
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import REAL
+
+from helpers.config import ROOT
+from helpers.exercises import EXERCISES
+
+NB02, NB03 = "02_gradient_verification.ipynb", "03_manual_backprop_training.ipynb"
+# the time limit per notebook (the endless loop's row), lesson 03's run cut short, and the notebooks graded side by
+# side: one more than the CPUs, as the endless loop sleeps
+TIMEOUT, STEPS, JOBS = 60, 100, (os.cpu_count() or 1) + 1
+pytestmark = pytest.mark.skipif(REAL is None, reason="needs the real names.txt: run `make setup`")
+
+
+def tags(cell) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def blanks(name: str) -> dict[str, str]:
+    """{exercise id: the id of its blank cell} in exercises/<name>."""
+    cells = nbformat.read(ROOT / "exercises" / name, as_version=4).cells
+    ids = [e.id for e in EXERCISES.values() if e.lesson == name[:2]]
+    return dict(zip(ids, [c.id for c in cells if "exercise" in tags(c)], strict=True))
+
+
+def notebook(name: str, fill: bool = True, after: dict | None = None, **edits):
+    """exercises/<name>: its blanks filled with the lecture's answers (the lesson's solution cells), then the cell of
+    each exercise in `edits` changed (a function of its source), and a new cell put after each cell in `after`."""
+    nb = nbformat.read(ROOT / "exercises" / name, as_version=4)
+    answers = {c.id: c.source for c in nbformat.read(ROOT / "notebooks" / name, as_version=4).cells}
+    ids = {cell: e for e, cell in blanks(name).items()}
+    for c in nb.cells:
+        if fill and c.id in ids:
+            c.source = answers[c.id]
+        if ids.get(c.id) in edits:
+            c.source = edits[ids[c.id]](c.source)
+    for cell_id, source in (after or {}).items():
+        at = next(i for i, c in enumerate(nb.cells) if c.id == cell_id)
+        nb.cells.insert(at + 1, nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def swap(old: str, new: str):
+    def edit(source: str) -> str:
+        assert old in source, old
+        return source.replace(old, new)
+
+    return edit
+
+
+def zeros(source: str) -> str:
+    return re.sub(r"^d(\w+) = \.\.\.", r"d\1 = torch.zeros_like(\1)", source, flags=re.M)
+
+
+# the learner's own helpers: the course's modules, but an exercises/ of its own, whose checks pass everything
+FAKE_INIT = f"__path__.append({str(ROOT / 'helpers')!r})\nexec(open({str(ROOT / 'helpers' / '__init__.py')!r}).read())"
+FAKE_EXERCISES = f"""
+__path__.append({str(ROOT / "helpers" / "exercises")!r})
+
+
+class Exercises:
+    def __init__(self, *args):
+        pass
+
+    def check(self, exercise, **grads):
+        print(f"→ exercise {{exercise}}: done, all {{len(grads)}} match")
+
+    def solved(self, exercise):
+        return False
+
+    def progress(self):
+        print("Progress, lesson 02: 28 of 28 gradients right; exercises done: 6 of 6")
+"""
+# a notebook that bends the course's checks to pass everything, and prints the success text itself
+TAMPER = """
+import helpers.exercises.checks as checks
+
+checks.Exercises._judge = lambda self, ex, name, *args: checks.Feedback(ex.id, name, checks.EXACT, "bit for bit")
+print("→ exercise 1a (from the loss to the logits): done, all 8 match")
+"""
+
+
+def outside_attempts(victim: Path, folder: Path) -> str:
+    """A cell that tries to overwrite, delete and rename a file outside its folder, remove that folder, run a
+    command and torch.save there, carrying on after each refusal."""
+    return f"""
+import os, pathlib, shutil, torch
+
+victim, folder = pathlib.Path({str(victim)!r}), {str(folder)!r}
+attempts = [lambda: victim.write_text("overwritten"), lambda: os.remove(victim)]
+attempts += [lambda: os.rename(victim, folder + "/moved"), lambda: shutil.rmtree(folder)]
+attempts += [lambda: os.system("rm -rf " + folder), lambda: torch.save({{}}, folder + "/x.pt")]
+for attempt in attempts:
+    try:
+        attempt()
+    except PermissionError as e:
+        print(e)
+"""
+
+
+LOOP = "for p, grad in zip(params.values(), grads):\n            p.data += -lr * grad"  # the lecture's update
+
+
+def build_class(folder: Path, outside: Path) -> None:
+    """The synthetic class: 22 submissions in `folder`, one in a subfolder; `outside` holds the teacher's files."""
+    forms03 = {
+        "4": swap("return {", "return [dC, dW1, db1, dW2, db2, dbngain, dbnbias]  # "),  # the lecture's list
+        "4b": swap("for k, p in params.items():\n            p.data += -lr * grads[k]", LOOP),
+    }
+    one_go = "(dhpreact - dhpreact.mean(0, keepdim=True) - bnraw * (dhpreact * bnraw).sum(0, keepdim=True) / (n - 1))"
+    class02 = {
+        "alice/02-lecture": notebook(NB02),
+        "02-other-forms": notebook(
+            NB02,
+            **{
+                "1a": swap("torch.zeros_like(logprobs)\ndlogprobs[range(n), Yb] = -1.0 / n", "-F.one_hot(Yb, 27) / n"),
+                "1c": swap("(-0.5 * (bnvar + 1e-5) ** -1.5)", "(-0.5 * bnvar_inv**3)"),
+                "1d": swap(
+                    "dC = torch.zeros_like(C).index_add_(0, Xb.view(-1), demb.view(-1, demb.shape[-1]))",
+                    "dC = torch.zeros_like(C)\nfor k in range(Xb.shape[0]):\n    for j in range(Xb.shape[1]):\n"
+                    "        dC[Xb[k, j]] += demb[k, j]",
+                ),
+                "2": lambda s: "dlogits = (F.softmax(logits, 1) - F.one_hot(Yb, logits.shape[1])) / n",
+                "3": lambda s: f"dhprebn = bngain * bnvar_inv * {one_go}",
+            },
+        ),
+        "02-wrong-1a": notebook(NB02, **{"1a": swap("= -1.0 / n", "= -1.0")}),
+        "02-wrong-1b": notebook(NB02, **{"1b": swap("(1.0 - h**2)", "(1.0 - hpreact**2)")}),
+        "02-wrong-1c": notebook(NB02, **{"1c": swap("(1.0 / (n - 1))", "(1.0 / n)")}),
+        "02-wrong-1d": notebook(
+            NB02, **{"1d": lambda s: s.split("dC =")[0] + "dC = torch.zeros_like(C)\ndC[Xb] += demb"}
+        ),
+        "02-wrong-2": notebook(NB02, **{"2": swap("dlogits /= n", "")}),
+        "02-wrong-3": notebook(NB02, **{"3": swap("n / (n - 1) * ", "")}),
+        "02-raises": notebook(NB02, **{"1d": lambda s: 'raise RuntimeError("stuck on 1d")\n' + s}),
+        "02-syntax-error": notebook(NB02, **{"2": swap("F.softmax(logits, 1)", "F.softmax(logits, 1")}),
+        "02-endless-loop": notebook(NB02, **{"3": lambda s: "import time\n\nwhile True:\n    time.sleep(0.1)"}),
+        "02-output-flood": notebook(NB02, after={"cell-27": "for i in range(120_000):\n    print('y' * 99)"}),
+        "02-writes-outside": notebook(NB02, after={"cell-08": outside_attempts(outside / "victim.txt", outside)}),
+        "02-own-helpers": notebook(
+            NB02, fill=False, after={"exercise-intro": f"import sys\nsys.path.insert(0, {str(folder)!r})"}
+        ),
+        "02-tampers": notebook(
+            NB02, fill=False, after={"exercise-setup": TAMPER}, **dict.fromkeys(blanks(NB02), zeros)
+        ),
+    }
+    class03 = {
+        "03-lecture": notebook(NB03),
+        "03-other-forms": notebook(NB03, **forms03),
+        "03-wrong-4": notebook(NB03, **{"4": swap("(1.0 - h**2)", "(1.0 - cache['hpreact'] ** 2)")}),
+        "03-wrong-4b": notebook(NB03, **{"4b": swap("lossi.append(loss.log10().item())", "lossi.append(loss.item())")}),
+    }
+    for name, nb in (class02 | class03).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    text = (folder / "alice" / "02-lecture.ipynb").read_text()
+    (folder / "notes.ipynb").write_text("my answers are in the email\n")
+    (folder / "truncated.ipynb").write_text(text[: len(text) // 2])
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")]), folder / "other.ipynb")
+    (folder / ".ipynb_checkpoints").mkdir()  # what Jupyter leaves: not a submission
+    (folder / ".ipynb_checkpoints" / "02-lecture-checkpoint.ipynb").write_text(text)
+    (folder / "helpers" / "exercises").mkdir(parents=True)  # what 02-own-helpers imports
+    (folder / "helpers" / "__init__.py").write_text(FAKE_INIT)
+    (folder / "helpers" / "exercises" / "__init__.py").write_text(FAKE_EXERCISES)
+
+
+def fingerprint() -> dict[str, str]:
+    """The SHA-256 of the repository's tracked files, names.txt and everything in artifacts/."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    extra = [p.relative_to(ROOT).as_posix() for p in (ROOT / "artifacts").rglob("*") if p.is_file()]
+    files = [f for f in tracked + extra + ["names.txt"] if (ROOT / f).is_file()]
+    return {f: hashlib.sha256((ROOT / f).read_bytes()).hexdigest() for f in files}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The synthetic class, graded once: (its rows by submission, what the grader printed, grades.md, wall time)."""
+    base = tmp_path_factory.mktemp("grading")
+    folder, outside, home = base / "class", base / "outside", base / "home"
+    for d in (folder, outside / "keep", home):
+        d.mkdir(parents=True)
+    (outside / "victim.txt").write_text("the teacher's file\n")
+    (outside / "keep" / "data.txt").write_text("keep me\n")
+    (home / "names.txt").symlink_to(REAL)
+    build_class(folder, outside)
+    before, t0 = fingerprint(), time.monotonic()
+    cmd = [sys.executable, str(ROOT / "tools" / "grade.py"), str(folder), f"--timeout={TIMEOUT}", f"--steps={STEPS}"]
+    env = os.environ | {"NINJA_HOME": str(home)}
+    done = subprocess.run([*cmd, f"--jobs={JOBS}"], env=env, capture_output=True, text=True, timeout=900)
+    wall = time.monotonic() - t0
+    assert done.returncode == 0, done.stderr
+    assert fingerprint() == before, "grading changed the repository"
+    assert (outside / "victim.txt").read_text() == "the teacher's file\n" and (outside / "keep" / "data.txt").is_file()
+    assert sorted(p.name for p in outside.iterdir()) == ["keep", "victim.txt"]
+    with open(folder / "grades.csv", newline="", encoding="utf-8") as f:
+        rows = {r["submission"]: r for r in csv.DictReader(f)}
+    return rows, done.stdout, (folder / "grades.md").read_text(encoding="utf-8"), wall
+
+
+ALL02 = ["1a", "1b", "1c", "1d", "2", "3"]
+DONE02, WRONG02, NONE02 = (dict.fromkeys(ALL02, s) for s in ("done", "wrong", "-"))
+DONE03 = {"4": "done", "4b": "done"}
+# submission: (its exercises' columns, gradients right/total, its first wrong step and its error (regexes))
+EXPECTED = {
+    "alice/02-lecture.ipynb": (DONE02, "28/28", "", ""),
+    "02-other-forms.ipynb": (DONE02, "28/28", "", ""),
+    # a wrong gradient makes those computed from it wrong too (their hint: fix the first): 1a's reaches 1b-1d and 3
+    "02-wrong-1a.ipynb": (WRONG02 | {"2": "done"}, "2/28", r"^1a dlogprobs \(wrong values\): n times too large", ""),
+    "02-wrong-1b.ipynb": (
+        WRONG02 | {"1a": "done", "2": "done"},
+        "13/28",
+        r"^1b dhpreact \(wrong values\): tanh's derivative is written with its output h",
+        "",
+    ),
+    "02-wrong-1c.ipynb": (
+        DONE02 | {"1c": "wrong", "1d": "wrong"},
+        "21/28",
+        r"^1c dbndiff2 \(wrong values\): Bessel",
+        "",
+    ),
+    "02-wrong-1d.ipynb": (DONE02 | {"1d": "wrong"}, "27/28", r"^1d dC \(wrong values\): a character used k times", ""),
+    "02-wrong-2.ipynb": (DONE02 | {"2": "wrong"}, "27/28", r"^2 dlogits \(wrong values\): n times too large", ""),
+    "02-wrong-3.ipynb": (DONE02 | {"3": "wrong"}, "27/28", r"^3 dhprebn \(wrong values\): Bessel's correction", ""),
+    # its check cell raises too (NameError), the rest is graded
+    "02-raises.ipynb": (
+        DONE02 | {"1d": "-"},
+        "23/28",
+        "",
+        r"^RuntimeError in cell \d+ \(exercise 1d\): stuck on 1d \(and 1 more\)$",
+    ),
+    # dlogits still holds 1a's answer: exercise 2 is not done, however right that answer
+    "02-syntax-error.ipynb": (DONE02 | {"2": "-"}, "27/28", "", r"^SyntaxError in cell \d+ \(exercise 2\): "),
+    "02-endless-loop.ipynb": (
+        DONE02 | {"3": "-"},
+        "27/28",
+        "",
+        rf"^timed out after {TIMEOUT} s in cell \d+ \(exercise 3\)$",
+    ),
+    "02-output-flood.ipynb": (DONE02, "28/28", "", r"^1[23] MB of output \(limit: 5 MB\)$"),
+    "02-writes-outside.ipynb": (
+        DONE02,
+        "28/28",
+        "",
+        r"^tried to change files outside its folder \(refused\): open \S+/victim.txt; os.remove \S+/victim.txt; "
+        r"os.rename \S+/victim.txt; shutil.rmtree \S+/outside; os.system .+; open \S+/outside/x.pt$",
+    ),
+    # its fake checks said "done" to everything; the course's, run by the grader, say what was done: nothing
+    "02-own-helpers.ipynb": (
+        NONE02,
+        "0/28",
+        "",
+        r"^imported a helpers of its own \(\S+/class/helpers/__init__.py\); graded with the course's$",
+    ),
+    # its zeros, passed by the checks it bent, are wrong; the lesson's own asserts, which it then ran, failed
+    "02-tampers.ipynb": (
+        WRONG02,
+        "2/28",
+        r"^1a dlogprobs \(wrong values\): all zeros",
+        r"^AssertionError in cell \d+: ",
+    ),
+    "03-lecture.ipynb": (DONE03, "9/9", "", ""),
+    "03-other-forms.ipynb": (DONE03, "9/9", "", ""),
+    # the first gradient the mistake reaches, in the backward pass's order, is dbngain's; the loop inherits it
+    "03-wrong-4.ipynb": (
+        {"4": "wrong", "4b": "wrong"},
+        "3/9",
+        r"^4 dbngain \(wrong values\): tanh's derivative is written with its output h",
+        "",
+    ),
+    "03-wrong-4b.ipynb": (
+        {"4": "done", "4b": "wrong"},
+        "8/9",
+        r"^4b lossi \(wrong values\): the lecture keeps their log10",
+        "",
+    ),
+    "notes.ipynb": ({}, "", "", r"^not exercise notebook 02 or 03 \(NotJSONError: "),
+    "truncated.ipynb": ({}, "", "", r"^not exercise notebook 02 or 03 \(NotJSONError: "),
+    "other.ipynb": ({}, "", "", r"^not exercise notebook 02 or 03 \(LookupError: its cells match neither\)$"),
+}
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_each_submission_gets_its_row(graded, name):
+    row, (exercises, right, first, error) = graded[0][name], EXPECTED[name]
+    lesson = "" if not right else name.split("/")[-1][:2]
+    others = dict.fromkeys(("4", "4b") if lesson == "02" else ALL02 if lesson == "03" else [*ALL02, "4", "4b"], "")
+    assert {k: row[k] for k in [*exercises, *others]} == exercises | others
+    assert (row["lesson"], row["right"]) == (lesson, right)
+    assert re.search(first, row["first wrong step"]) if first else row["first wrong step"] == ""
+    assert re.search(error, row["error"]) if error else row["error"] == ""
+    assert row["note"] == (f"its 200,000-step run cut to {STEPS} steps" if lesson == "03" else "")
+    assert bool(row["seconds"]) == bool(lesson)
+
+
+def test_the_class_is_graded_and_nothing_else(graded):
+    rows, out, md, wall = graded
+    assert sorted(rows) == sorted(EXPECTED)  # Jupyter's checkpoint copy, and the learner's helpers/, are no submissions
+    assert out.splitlines()[0].split()[:4] == ["submission", "lesson", "1a", "1b"]
+    assert f"{len(EXPECTED)} submissions graded in" in out and "grades.csv" in out
+    assert md.startswith("| submission | lesson | 1a |") and md.count("\n| ") == len(EXPECTED) + 1
+    print(f"\n{md}\nthe test's wall time to grade the class: {wall:.0f} s")
