@@ -1,128 +1,94 @@
-"""The benchmark (bench/bench_step.py, `make bench`): its variants compute the same training, and its report
-has what the README's table is made from. A smoke test with a handful of steps: nothing here checks speed.
+"""The benchmark (bench/, `make bench`): its fused step and its lecture step compute what helpers computes, and a
+short run of bench_step.py reports every variant, checks that they agree, and catches one that computes something
+else. Nothing here times anything: a benchmark is a script that reports figures; it is not a timed test.
 """
 
-import importlib.util
 import json
-import math
 import sys
 
 import pytest
 import torch
 
-import helpers
-from helpers import Config, init_params, load_splits, make_generator, manual_backward
+from helpers import PARAM_NAMES, Config, forward, init_params, make_generator, manual_backward
 from helpers.config import ROOT
 
-_spec = importlib.util.spec_from_file_location("bench_step", ROOT / "bench" / "bench_step.py")
-bench = sys.modules["bench_step"] = importlib.util.module_from_spec(_spec)  # bench/ is a folder, not a package
-_spec.loader.exec_module(bench)
-
-CPU_VARIANTS = ("naive", "autograd", "helpers")
-FIGURES = (
-    "us_per_step",
-    "us_min",
-    "us_max",
-    "samples_us",
-    "steps_per_s",
-    "projected_s",
-    "speedup_vs_autograd",
-    "speedup_vs_naive",
-    "last_loss",
-    "final_dev_loss",
-)
+sys.path.insert(0, str(ROOT / "bench"))  # bench/ is a folder of scripts, not a package
+import bench_step  # noqa: E402
+import fused  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def splits(names_path):
-    return load_splits(Config(names=str(names_path)))
+def fused_step(params, Xb, Yb):
+    with torch.inference_mode():
+        loss, grads = fused.forward_backward(params, Xb, Yb)
+    return loss, [grads[k] for k in PARAM_NAMES]
 
 
-def test_the_variants_agree_step_for_step(names_path):
-    out = bench.run_bench(steps=6, reps=2, variants=CPU_VARIANTS, warmup=2, names=names_path, log=print)
-    assert out["agreement"]["ok"], out["agreement"]
-    assert set(out["agreement"]["max_abs_diff"]) == {"autograd", "helpers"}
-    assert all(d <= 1e-5 for d in out["agreement"]["max_abs_diff"].values())
-    losses = [out["variants"][v]["last_loss"] for v in CPU_VARIANTS]
-    assert all(math.isfinite(x) for x in losses) and max(losses) - min(losses) <= 1e-5
+def lecture_step(params, Xb, Yb):
+    with torch.no_grad():
+        return bench_step.lecture_step([params[k] for k in PARAM_NAMES], Xb, Yb)
 
 
-def test_a_variant_that_computes_something_else_is_caught():
-    same = {"a": [2.0, 1.9], "b": [2.0, 1.9 + 1e-7]}
-    assert bench.check_agreement(same, {"a": 1.0, "b": 1.0}, tol=1e-5)["ok"]
-    other = {"a": [2.0, 1.9], "b": [2.0, 1.8]}
-    assert not bench.check_agreement(other, {"a": 1.0, "b": 1.0}, tol=1e-5)["ok"]
-    assert not bench.check_agreement(same, {"a": 1.0, "b": 1.1}, tol=1e-5)["ok"]
-    assert not bench.check_agreement({"a": [2.0, 1.9], "b": [2.0]}, {"a": 1.0, "b": 1.0}, tol=1e-5)["ok"]
-    assert not bench.check_agreement({"a": [2.0], "b": [math.nan]}, {"a": 1.0, "b": 1.0}, tol=1e-5)["ok"]
+@pytest.mark.parametrize("step", [fused_step, lecture_step])
+@pytest.mark.parametrize("batch_size, n_hidden, block_size", [(32, 200, 3), (2, 5, 3), (7, 13, 4)])
+def test_the_step_computes_what_helpers_computes_in_float64(step, batch_size, n_hidden, block_size, device="cpu"):
+    """The loss and all seven gradients of helpers.forward + manual_backward, to 1e-12; the parameters untouched."""
+    cfg = Config(batch_size=batch_size, n_hidden=n_hidden, block_size=block_size)
+    params = init_params(cfg, g := make_generator(cfg), dtype=torch.float64)
+    Xb = torch.randint(0, 27, (batch_size, block_size), generator=g)
+    Yb = torch.randint(0, 27, (batch_size,), generator=g)
+    with torch.no_grad():
+        loss, cache = forward(params, Xb, Yb)
+        grads = manual_backward(params, cache)
+    on = {k: v.to(device) for k, v in params.items()}
+    step_loss, step_grads = step(on, Xb.to(device), Yb.to(device))
+    assert abs(step_loss.item() - loss.item()) < 1e-12 and all(torch.equal(on[k].cpu(), params[k]) for k in params)
+    for k, grad in zip(PARAM_NAMES, step_grads, strict=True):
+        assert grad.shape == params[k].shape and (grad.cpu() - grads[k]).abs().max().item() < 1e-12, k
 
 
-def test_main_prints_the_table_and_writes_the_json(names_path, tmp_path, capsys):
-    path = tmp_path / "results.json"
-    assert bench.main(["--steps", "4", "--reps", "1", "--warmup", "1", "--json", str(path)]) == 0
-    printed = capsys.readouterr().out
-    assert "| helpers " in printed and "agreement with naive" in printed and "OK" in printed
-    out = json.loads(path.read_text())
-    assert {"torch", "cpu_model", "cpu_count", "threads"} <= set(out["machine"])
-    assert out["machine"]["threads"] == Config().threads and out["machine"]["torch"] == torch.__version__
-    assert out["settings"]["steps"] == 4 and out["settings"]["reps"] == 1 and out["settings"]["batch_size"] == 32
-    for name in CPU_VARIANTS:
-        entry = out["variants"][name]
-        assert entry["status"] == "ok" and set(FIGURES) <= set(entry), name
-        assert entry["us_per_step"] > 0 and len(entry["samples_us"]) == 1
-    assert out["variants"]["autograd"]["speedup_vs_autograd"] == pytest.approx(1.0)
-    cuda = out["variants"]["cuda"]
-    assert cuda["status"] == ("ok" if torch.cuda.is_available() else "skipped")
-    assert out["agreement"]["ok"]
+@pytest.fixture
+def words(tmp_path, monkeypatch):
+    """NINJA_HOME in a temporary folder, holding a made-up word list that $MAKEMORE_NAMES names: no network."""
+    monkeypatch.setenv("NINJA_HOME", str(tmp_path))
+    g = torch.Generator().manual_seed(0)
+    lengths = torch.randint(2, 9, (300,), generator=g).tolist()
+    words = ["".join(chr(97 + i) for i in torch.randint(0, 26, (n,), generator=g).tolist()) for n in lengths]
+    (tmp_path / "words.txt").write_text("\n".join(words) + "\n")
+    monkeypatch.setenv("MAKEMORE_NAMES", str(tmp_path / "words.txt"))  # names.txt isn't there: the bench takes this
+    return tmp_path
 
 
-def test_bad_arguments_are_refused(names_path):
-    with pytest.raises(ValueError, match="unknown variants"):
-        bench.run_bench(steps=1, reps=1, variants=("fast",))
-    with pytest.raises(ValueError, match="steps=0"):
-        bench.run_bench(steps=0, reps=1, variants=("helpers",))
+def test_a_short_run_reports_every_variant_in_agreement(words, capsys):
+    assert bench_step.main(["--steps", "3", "--reps", "2", "--warmup", "1", "--json", str(words / "out.json")]) == 0
+    printed, out = capsys.readouterr().out, json.loads((words / "out.json").read_text())
+    assert list(out["variants"]) == list(bench_step.DEFAULT_VARIANTS) and out["machine"]["threads"] == 1
+    skipped = set() if torch.cuda.is_available() else {"cuda"}
+    assert [n for n, e in out["variants"].items() if e["status"] == "skipped" and f"| {n} |" in printed] == [*skipped]
+    timed = [n for n in out["variants"] if n not in skipped]
+    assert all(len(out["variants"][n]["samples_us"]) == 2 and f"| {n} |" in printed for n in timed)
+    assert out["variants"]["autograd"]["vs_autograd"] == 1.0 and "| 1.00x |" in printed and out["agreement"]["ok"]
+    assert set(out["agreement"]["max_abs_diff"]) >= {"lecture", "lesson", "fused"} and "loss vs autograd's" in printed
 
 
-def test_the_benchmark_leaves_the_thread_count_as_it_was(names_path):
-    before = torch.get_num_threads()
-    bench.run_bench(steps=1, reps=1, variants=("helpers",), warmup=1, names=names_path, log=lambda *a: None)
-    assert torch.get_num_threads() == before
+def test_a_variant_that_computes_something_else_fails_the_check(words, monkeypatch, capsys):
+    right = fused.forward_backward
 
+    def wrong(params, Xb, Yb):  # one sign flipped, in one gradient
+        loss, grads = right(params, Xb, Yb)
+        return loss, grads | {"bnbias": -grads["bnbias"]}
 
-def test_train_draws_the_lectures_batches(splits):
-    """helpers.train draws its batches many steps at a time: the same batches, in the same order, as one
-    torch.randint per step, and the generator ends where one draw per step leaves it."""
-    cfg = Config()
-    steps = 57
-    seen = []
-
-    def recording(params, cache):
-        seen.append((cache["Xb"].clone(), cache["Yb"].clone()))
-        return manual_backward(params, cache)
-
-    g = make_generator(cfg)
-    params = init_params(cfg, g)
-    helpers.train(params, splits.Xtr, splits.Ytr, cfg, g, backward=recording, steps=steps, progress=False, log_every=0)
-    ref = make_generator(cfg)
-    init_params(cfg, ref)
-    assert len(seen) == steps
-    for Xb, Yb in seen:
-        ix = torch.randint(0, splits.Xtr.shape[0], (cfg.batch_size,), generator=ref)
-        assert torch.equal(Xb, splits.Xtr[ix]) and torch.equal(Yb, splits.Ytr[ix])
-    assert torch.equal(g.get_state(), ref.get_state())
+    monkeypatch.setattr(fused, "forward_backward", wrong)
+    assert bench_step.main(["--steps", "5", "--reps", "1", "--warmup", "0", "--variants", "autograd,fused"]) == 1
+    assert "FAILED" in capsys.readouterr().out
+    cfg = Config(batch_size=8, names="words.txt")
+    out = bench_step.run_bench(cfg, steps=5, reps=1, warmup=0, variants=("lesson", "fused"))
+    assert not out["agreement"]["ok"] and out["agreement"]["max_abs_diff"]["fused"] > bench_step.TOL
+    with pytest.raises(ValueError, match="variants must come from"):
+        bench_step.run_bench(cfg, steps=1, reps=1, variants=("naive",))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
-def test_helpers_step_on_cuda_matches_cpu(splits):
-    """The project's loop on the GPU: the same batches and the same losses as on the CPU, to float32 rounding."""
-    steps = 50
-    results = {}
-    for device in ("cpu", "cuda"):
-        cfg = Config(device=device)
-        s = bench.fresh_state(cfg, splits.Xtr, splits.Ytr, device)
-        results[device] = (bench.run_helpers(s, steps, cfg), {k: v.cpu() for k, v in s.params.items()})
-    (cpu_losses, cpu_params), (gpu_losses, gpu_params) = results["cpu"], results["cuda"]
-    assert len(gpu_losses) == steps
-    assert max(abs(a - b) for a, b in zip(cpu_losses, gpu_losses, strict=False)) <= 1e-5
-    for k in cpu_params:
-        torch.testing.assert_close(gpu_params[k], cpu_params[k], rtol=1e-4, atol=1e-5, msg=k)
+def test_the_fused_step_on_cuda_computes_what_helpers_computes_on_the_cpu(words):
+    test_the_step_computes_what_helpers_computes_in_float64(fused_step, 32, 200, 3, device="cuda")
+    out = bench_step.run_bench(Config(names="words.txt"), steps=20, reps=1, warmup=0, variants=("fused", "cuda"))
+    assert out["variants"]["cuda"]["status"] == "ok" and out["agreement"]["ok"], out["agreement"]
