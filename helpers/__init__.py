@@ -16,5 +16,4 @@ from .gradcheck import cmp, compare_grads
 from .model import PARAM_NAMES, forward, init_params
 from .names import load_words, sha256_file
 from .runs import Run, describe, load_run, restore_run, save_calibration, save_run
-from .sample import sample_names
 from .train import train

@@ -21,7 +21,7 @@ def manual_backward(params: dict[str, torch.Tensor], cache: dict[str, torch.Tens
     n = Xb.shape[0]
     # cross-entropy: softmax, minus 1 at the correct character, and the batch mean's 1/n
     dlogits = F.softmax(logits, 1)
-    dlogits[range(n), Yb] -= 1
+    dlogits[torch.arange(n), Yb] -= 1  # note: the lecture's range(n) is the same index, converted item by item
     dlogits /= n
     # 2nd layer backprop
     dh = dlogits @ W2.T

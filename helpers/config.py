@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -51,41 +50,28 @@ def write_file(path: Path, data: bytes, *, replace: bool = True) -> None:
             os.unlink(tmp)
 
 
-def _is_int(x) -> bool:
+def _integer(low: int, high: float = math.inf):
     # note: True is an int to Python and 32.0 a whole number, but neither is an integer here
-    return isinstance(x, int) and not isinstance(x, bool)
+    return lambda x: isinstance(x, int) and not isinstance(x, bool) and low <= x < high, f"an integer >= {low}"
 
 
-def _is_number(x) -> bool:
-    return (_is_int(x) or isinstance(x, float)) and math.isfinite(x)
-
-
-def _cuda_device(x) -> bool:
-    index = int(x.split(":")[1]) if ":" in x else 0
-    return torch.cuda.is_available() and index < torch.cuda.device_count()
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
 
 
 # Config's rules, one per field: (the test, what the field may be, as every message quotes it)
-RULES = {
-    "block_size": (lambda x: _is_int(x) and x >= 1, "an integer >= 1"),
-    "n_embd": (lambda x: _is_int(x) and x >= 1, "an integer >= 1"),
-    "n_hidden": (lambda x: _is_int(x) and x >= 1, "an integer >= 1"),
-    "vocab_size": (lambda x: _is_int(x) and x == 27, "27 (the vocabulary is '.' plus 'a'..'z')"),
-    "steps": (lambda x: _is_int(x) and x >= 0, "an integer >= 0"),
+RULES = dict.fromkeys(("block_size", "n_embd", "n_hidden", "threads"), _integer(1))
+RULES |= dict.fromkeys(("steps", "lr_decay_step", "shuffle_seed"), _integer(0))
+RULES |= dict.fromkeys(("lr", "lr_final"), (_number, "a finite number > 0"))
+RULES |= {
+    "vocab_size": (lambda x: x == 27 and type(x) is int, "27 (the vocabulary is '.' plus 'a'..'z')"),
     # note: batch norm's unbiased variance divides by n-1, so a batch needs two examples
-    "batch_size": (lambda x: _is_int(x) and x >= 2, "an integer >= 2 (batch norm's unbiased variance divides by n-1)"),
-    "lr": (lambda x: _is_number(x) and x > 0, "a finite number > 0"),
-    "lr_decay_step": (lambda x: _is_int(x) and x >= 0, "an integer >= 0"),
-    "lr_final": (lambda x: _is_number(x) and x > 0, "a finite number > 0"),
-    "shuffle_seed": (lambda x: _is_int(x) and x >= 0, "an integer >= 0"),
-    "seed": (lambda x: _is_int(x) and 0 <= x < 2**64, "an integer in [0, 2**64)"),
-    "threads": (lambda x: _is_int(x) and x >= 1, "an integer >= 1"),
+    "batch_size": (_integer(2)[0], "an integer >= 2 (batch norm's unbiased variance divides by n-1)"),
+    "seed": (_integer(0, 2**64)[0], "an integer in [0, 2**64)"),
     "names": (lambda x: isinstance(x, str) and x.strip() != "", "the path of a word list, one word a line"),
-    "device": (
-        lambda x: isinstance(x, str) and (x == "cpu" or (re.fullmatch(r"cuda(:\d+)?", x) and _cuda_device(x))),
-        "'cpu', or 'cuda'/'cuda:N' naming a CUDA GPU of this machine",
-    ),
-}
+    "device": (lambda x: x == "cpu" or x in ("cuda", *(f"cuda:{i}" for i in range(torch.cuda.device_count()))) and
+               torch.cuda.is_available(), "'cpu', or 'cuda'/'cuda:N' naming a CUDA GPU of this machine"),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -22,16 +22,10 @@ stoi = {ch: i for i, ch in itos.items()}
 _LETTERS = frozenset(ALPHABET)
 
 
-# the fewest words whose 80/10/10 cut leaves every part non-empty (5 words cut into 4 / 0 / 1)
-MIN_WORDS = 6
-
-
 def _need_list(words, who: str) -> None:
-    if isinstance(words, (str, bytes, os.PathLike)):
-        raise DataError(
-            f"{who} takes a list of words, not {type(words).__name__} {str(words)[:40]!r}: "
-            f"read a file with load_words(path), or put one word in a list: {who}(['emma'])."
-        )
+    if isinstance(words, (str, bytes, os.PathLike)):  # note: a string is a list of characters to Python, silently
+        fix = f"read a file with load_words(path), or put one word in a list: {who}(['emma'])"
+        raise DataError(f"{who} takes a list of words, not {type(words).__name__} {str(words)[:40]!r}: {fix}.")
 
 
 def words_sha256(words: list[str]) -> str:
@@ -40,19 +34,13 @@ def words_sha256(words: list[str]) -> str:
 
 
 def split_words(words: list[str], seed: int = 42) -> tuple[list[str], list[str], list[str]]:
-    """Shuffle with `random.seed(seed)` (as the lecture does) and cut 80% / 10% / 10%."""
+    """Shuffle a copy with `random.seed(seed)` (as the lecture does) and cut it 80% / 10% / 10%."""
     _need_list(words, "split_words")
-    words = list(words)  # note: shuffle a copy, the caller's list stays as it was
+    words = list(words)
     random.seed(seed)
     random.shuffle(words)
     n1, n2 = int(0.8 * len(words)), int(0.9 * len(words))
-    parts = words[:n1], words[n1:n2], words[n2:]
-    if not all(parts):
-        raise DataError(
-            f"{len(words)} words are too few to split 80/10/10 into three non-empty parts "
-            f"(sizes {[len(p) for p in parts]}); use a word list of at least {MIN_WORDS} words."
-        )
-    return parts
+    return words[:n1], words[n1:n2], words[n2:]
 
 
 def build_dataset(words: list[str], block_size: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,20 +48,14 @@ def build_dataset(words: list[str], block_size: int = 3) -> tuple[torch.Tensor, 
     _need_list(words, "build_dataset")
     X, Y = [], []
     for n, w in enumerate(words, start=1):
-        if not isinstance(w, str) or not _LETTERS.issuperset(w):
-            bad = next((ch for ch in w if ch not in _LETTERS), None) if isinstance(w, str) else None
-            why = f"has {bad!r}" if bad else f"is a {type(w).__name__}, not a string"
-            # note: '.' is in the vocabulary but only as the end marker, never inside a word
-            raise DataError(
-                f"word {n} of {len(words)}, {w!r}, {why}: words may only use the letters a-z. "
-                f"Read word lists with helpers.load_words, which checks (and names) every line."
-            )
+        if not isinstance(w, str) or not _LETTERS.issuperset(w):  # note: '.' is only ever the end marker
+            fix = "read word lists with helpers.load_words, which checks (and names) every line"
+            raise DataError(f"word {n} of {len(words)}, {w!r}: words may only use the letters a-z; {fix}.")
         context = [0] * block_size
         for ch in w + ".":
-            ix = stoi[ch]
             X.append(context)
-            Y.append(ix)
-            context = context[1:] + [ix]
+            Y.append(stoi[ch])
+            context = context[1:] + [stoi[ch]]
     # note: an empty list still gives a (0, block_size) tensor, so shapes stay right
     return torch.tensor(X, dtype=torch.long).view(-1, block_size), torch.tensor(Y, dtype=torch.long)
 

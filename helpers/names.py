@@ -6,7 +6,6 @@ the repository: from the file named by MAKEMORE_NAMES when that is set, else by 
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import os
 import unicodedata
@@ -35,51 +34,29 @@ def load_words(path: str | os.PathLike = "names.txt") -> list[str]:
     """
     given, path = path, home() / path
     if not path.is_file():
-        if path.exists():
-            raise DataError(
-                f"Word list {show_path(path)} is not a file (a folder?): pass the path of a text file "
-                f"with one word per line."
-            )
-        relative = f" ({given!s} counts from the top of the repository, not from the notebook's folder)"
-        hint = (
-            "run `make setup` to fetch and verify it"
-            if path == home() / "names.txt"
-            else "check the path" + ("" if Path(given).is_absolute() else relative)
+        fix = "run `make setup` to fetch and verify it" if path == home() / "names.txt" else "check the path"
+        fix += (
+            "" if Path(given).is_absolute() else f" ({given} counts from the top of the repository, not the notebook)"
         )
-        raise DataError(f"Word list {show_path(path)} not found: {hint}.")
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise DataError(
-            f"Could not read {show_path(path)} ({e.strerror or type(e).__name__}): check that it is readable."
-        ) from None
+        raise DataError(f"Word list {show_path(path)} {'is a folder' if path.exists() else 'not found'}: {fix}.")
+    raw = path.read_bytes()
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DataError(f"{show_path(path)} is UTF-16 text (Windows 'Unicode'): save it as UTF-8.")
-    body = raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw  # note: a byte-order mark is dropped
     try:
-        text = body.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # note: -sig drops a byte-order mark
     except UnicodeDecodeError as e:
-        lineno = body[: e.start].count(b"\n") + 1
-        raise DataError(
-            f"{show_path(path)} line {lineno}: byte 0x{body[e.start]:02x} is not UTF-8 text (it was "
-            f"probably saved as Latin-1 or Windows-1252): save the file as UTF-8."
-        ) from None
-    # note: universal newlines, as Python's open() reads text; line numbers are those of an editor
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        where = f"line {raw[: e.start].count(10) + 1}: byte 0x{raw[e.start]:02x}"  # note: 10 is the byte of a newline
+        raise DataError(f"{show_path(path)} {where} is not UTF-8 text (Latin-1?): save the file as UTF-8.") from None
     words = []
-    for lineno, line in enumerate(lines, start=1):
+    # note: universal newlines, as Python's open() reads text; line numbers are those of an editor
+    for lineno, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
         word = line.strip().translate(_UPPER_TO_LOWER)  # note: only A-Z; 'É' stays 'É' and is reported
-        if not word:
-            continue
         for col, ch in enumerate(word, start=len(line) - len(line.lstrip()) + 1):
             if ch not in ALPHABET:
-                name = unicodedata.name(ch, f"U+{ord(ch):04X}")
-                raise DataError(
-                    f"{show_path(path)} line {lineno}, character {col}: {line.strip()!r} has {ch!r} "
-                    f"({name}); words may only use the letters a-z (upper case is lower-cased). "
-                    f"Remove or replace it."
-                )
-        words.append(word)
+                what = f"{line.strip()!r} has {ch!r} ({unicodedata.name(ch, f'U+{ord(ch):04X}')})"
+                fix = "words may only use the letters a-z (upper case is lower-cased): remove or replace it"
+                raise DataError(f"{show_path(path)} line {lineno}, character {col}: {what}; {fix}.")
+        words += [word] if word else []
     if not words:
         raise DataError(f"{show_path(path)} holds no words: put one word per line.")
     return words

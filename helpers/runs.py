@@ -27,7 +27,7 @@ import torch
 from .config import Config, home, show_path, write_file
 from .dataset import Splits, load_splits
 from .errors import RunError
-from .model import param_shapes
+from .model import PARAM_NAMES, param_shapes
 
 FORMAT = 3
 TRAIN = "notebooks/03_manual_backprop_training.ipynb (or `make run`)"
@@ -60,62 +60,46 @@ def _saved() -> list[Path]:
     return sorted(runs_dir().glob("run-[0-9][0-9][0-9]*.pt"), key=lambda p: int(re.findall(r"\d+", p.stem)[0]))
 
 
-def _record(run: Run) -> bytes:
-    rec = {
-        "format": FORMAT,
-        "params": {k: v.detach().cpu().clone() for k, v in run.params.items()},
-        "bn": None if run.bn is None else {k: v.detach().cpu().clone() for k, v in run.bn.items()},
-        "config": {k: v for k, v in run.cfg.to_dict().items() if k != "device"},  # note: it loads on any device
-        "data": {"names": run.data.names, "sha256": run.data.sha256, "words": sum(map(len, run.data.words))},
-        "training": {k: getattr(run, k) for k in TRAINING},
-    }
+def _store(path: Path, rec: dict, *, replace: bool) -> None:
+    """Write a record whole or not at all (serialised in memory first, so only the disk write can fail)."""
     buffer = io.BytesIO()
-    torch.save(rec, buffer)  # note: serialised in memory, so only the disk write can fail
-    return buffer.getvalue()
-
-
-def _write(path: Path, data: bytes, *, replace: bool) -> None:
+    torch.save(rec, buffer)
     try:
-        write_file(path, data, replace=replace)
+        write_file(path, buffer.getvalue(), replace=replace)
     except FileExistsError:
         raise
     except OSError as e:
-        raise RunError(
-            f"Could not write {show_path(path)} ({e.strerror or type(e).__name__}): is the disk full, or the "
-            f"folder read-only? Nothing that was saved before has changed."
-        ) from e
+        why = f"{e.strerror or e}: is the disk full, or the folder read-only? Nothing saved before has changed"
+        raise RunError(f"Could not write {show_path(path)} ({why}).") from e
 
 
 def save_run(run: Run) -> Path:
     """Save `run` under the next free name, run-001.pt, run-002.pt, ...: never over another one."""
     if not isinstance(run, Run):
         raise TypeError(f"save_run takes the Run that train() returned, not a {type(run).__name__}")
-    if run.name is not None:  # note: saving the same run twice would only make a copy of it
-        return runs_dir() / f"{run.name}.pt"
-    data, saved = _record(run), _saved()
+    saved, words = _saved(), sum(map(len, run.data.words))
+    rec = {
+        "format": FORMAT,
+        "params": _moved(run.params, "cpu"),
+        "bn": _moved(run.bn, "cpu"),
+        "config": {k: v for k, v in run.cfg.to_dict().items() if k != "device"},  # note: it loads on any device
+        "data": {"names": run.data.names, "sha256": run.data.sha256, "words": words},
+        "training": {k: getattr(run, k) for k in TRAINING},
+    }
     number = int(re.findall(r"\d+", saved[-1].stem)[0]) + 1 if saved else 1
-    while True:
+    while run.name is None:  # note: a run saved before is not saved again
         try:
-            _write(runs_dir() / f"run-{number:03d}.pt", data, replace=False)
-            break
+            _store(runs_dir() / f"run-{number:03d}.pt", rec, replace=False)
+            run.name = f"run-{number:03d}"
         except FileExistsError:  # another notebook saved at the same moment: take the next number
             number += 1
-    run.name = f"run-{number:03d}"
     return runs_dir() / f"{run.name}.pt"
 
 
 def save_calibration(run: Run) -> Path:
     """Lesson 04: write `run.bn` into the run's own file, and change nothing else in it."""
     path = runs_dir() / f"{run.name}.pt"
-    rec = _read(path)
-    h = rec["config"]["n_hidden"]
-    if not (isinstance(run.bn, dict) and all(getattr(run.bn.get(k), "shape", ()) == (1, h) for k in ("mean", "var"))):
-        raise ValueError(
-            f"run.bn must be {{'mean', 'var'}} of shape (1, {h}), what calibrate() returns: nothing written"
-        )
-    buffer = io.BytesIO()
-    torch.save(rec | {"bn": {k: run.bn[k].detach().cpu().clone() for k in ("mean", "var")}}, buffer)
-    _write(path, buffer.getvalue(), replace=True)
+    _store(path, _read(path) | {"bn": _moved(run.bn, "cpu")}, replace=True)
     return path
 
 
@@ -134,48 +118,43 @@ def load_run(name: str | None = None, *, calibrated: bool = False, device: str =
     path = saved[-1] if name is None else runs_dir() / f"{Path(name).stem}.pt"
     if not path.is_file():
         have = ", ".join(p.stem for p in saved) or "none yet"
-        raise RunError(f"No run called {Path(name).stem!r} in {show_path(runs_dir())} (saved runs: {have}).")
+        raise RunError(f"No run called {path.stem!r} in {show_path(runs_dir())} (saved runs: {have}).")
     rec = _read(path)
     cfg = Config(**rec["config"], device=device)
     data = load_splits(cfg)
     if data.sha256 != rec["data"]["sha256"]:
-        raise RunError(
-            f"{path.stem} was trained on other words than {cfg.names} holds now (SHA-256 "
-            f"{rec['data']['sha256'][:12]}..., now {data.sha256[:12]}...): put the word list back, or train on it "
-            f"again in {TRAIN}."
-        )
+        fix = f"put the word list back, or train on it again in {TRAIN}"
+        raise RunError(f"{path.stem} was trained on other words than {cfg.names} holds now: {fix}.")
     if calibrated and rec["bn"] is None:
         raise RunError(f"{path.stem} has no calibrated batch-norm statistics yet: run {CALIBRATE} first.")
-    to = {k: v.to(device) for k, v in rec["params"].items()}
-    bn = None if rec["bn"] is None else {k: v.to(device) for k, v in rec["bn"].items()}
-    return Run(cfg, data, to, **rec["training"], bn=bn, name=path.stem)
+    return Run(
+        cfg, data, _moved(rec["params"], device), **rec["training"], bn=_moved(rec["bn"], device), name=path.stem
+    )
+
+
+def _moved(tensors: dict | None, device: str) -> dict | None:
+    return None if tensors is None else {k: v.detach().to(device, copy=True) for k, v in tensors.items()}
 
 
 def _read(path: Path) -> dict:
-    """A saved run's record; only tensors and plain data are ever unpickled (weights_only=True)."""
+    """A saved run's record, checked; only tensors and plain data are ever unpickled (weights_only=True)."""
     try:
         rec = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # any failure to read the file is the same problem for a learner
-        raise RunError(
-            f"{show_path(path)} is damaged or is not a run of this series (torch.load raised {type(e).__name__}; "
-            f"only tensors and plain data are ever unpickled, as anything else could run code). Delete it."
-        ) from None
-
-    def need(ok: bool, what: str) -> None:
-        if not ok:
-            raise RunError(f"{show_path(path)} is not a run of this series ({what}). Delete it.")
-
-    need(isinstance(rec, dict) and rec.get("format") == FORMAT, f"expected a dict of format {FORMAT}")
+        why = f"torch.load raised {type(e).__name__}; only tensors and plain data are ever unpickled"
+        raise RunError(f"{show_path(path)} is damaged or is not a run of this series ({why}). Delete it.") from None
     try:
-        cfg = Config(**rec["config"])  # note: every field is checked, and none may be missing
-    except (KeyError, TypeError, ValueError) as e:
-        raise RunError(f"{show_path(path)} is not a run of this series (its config: {e}). Delete it.") from None
-    need(isinstance(rec.get("params"), dict) and isinstance(rec.get("bn") or {}, dict), "params, bn")
-    for k, shape in param_shapes(cfg).items():  # note: from the config's numbers, so nothing is allocated
-        need(tuple(getattr(rec["params"].get(k), "shape", ())) == shape, f"params: {k} is not of shape {shape}")
-    bn = rec.get("bn")
-    need(bn is None or all(getattr(bn.get(k), "shape", ()) == (1, cfg.n_hidden) for k in ("mean", "var")), "bn")
-    need(set(rec.get("training", {})) == set(TRAINING) and "sha256" in rec.get("data", {}), "training, data")
+        if not isinstance(rec, dict) or rec.get("format") != FORMAT:
+            raise ValueError(f"not a dict of format {FORMAT}")
+        cfg = Config(**rec["config"])  # note: each field is checked
+        for k, shape in (param_shapes(cfg) | {"mean": (1, cfg.n_hidden), "var": (1, cfg.n_hidden)}).items():
+            part = rec["params"] if k in PARAM_NAMES else rec["bn"] or {k: torch.empty(shape)}
+            if tuple(getattr(part.get(k), "shape", ())) != shape:  # note: the config's numbers: nothing is allocated
+                raise ValueError(f"{k} is not of shape {shape}")
+        if set(rec["training"]) != set(TRAINING) or "sha256" not in rec["data"]:
+            raise ValueError("its training or data record is incomplete")
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise RunError(f"{show_path(path)} is not a run of this series ({e}). Delete it.") from None
     return rec
 
 

@@ -80,6 +80,18 @@ def lesson_cells(name: str, folder: str = "notebooks") -> list:
     return [c for c in nbformat.read(ROOT / folder / name, as_version=4).cells if c.cell_type == "code"]
 
 
+def lesson_namespace(name: str, upto: str, home: Path, edit=lambda src: src) -> dict:
+    """A lesson's namespace after its code cells up to cell `upto`, run with `home` as NINJA_HOME (for a fixture
+    wider than one test, where the `home` fixture can't be used)."""
+    old, os.environ["NINJA_HOME"] = os.environ.get("NINJA_HOME"), str(home)
+    try:
+        cells = nbformat.read(ROOT / "notebooks" / name, as_version=4).cells
+        upto = [c.id for c in cells].index(upto)
+        return run_cells([c for c in cells[: upto + 1] if c.cell_type == "code"], edit=edit)[0]
+    finally:
+        os.environ.pop("NINJA_HOME") if old is None else os.environ.update(NINJA_HOME=old)
+
+
 def run_cells(cells, ns: dict | None = None, edit=lambda src: src) -> tuple[dict, str]:
     """Execute notebook cells in-process, in the notebooks' folder as Jupyter does; (namespace, what they printed)."""
     ns, out, cwd = {} if ns is None else ns, io.StringIO(), os.getcwd()

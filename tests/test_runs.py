@@ -101,8 +101,8 @@ def test_a_changed_word_list_is_named(words, home):
         (lambda p: p.write_bytes(p.read_bytes()[:500]), "is damaged"),
         (lambda p: p.write_text("not a run\n"), "is damaged"),
         (lambda p: torch.save([1, 2], p), "format 3"),
-        (lambda p: torch.save(torch.load(p) | {"params": {}}, p), "params: C is not of shape"),
-        (lambda p: torch.save(torch.load(p) | {"config": {"lr": -1}}, p), "its config"),
+        (lambda p: torch.save(torch.load(p) | {"params": {}}, p), "C is not of shape"),
+        (lambda p: torch.save(torch.load(p) | {"config": {"lr": -1}}, p), "Config.lr=-1"),
     ],
 )
 def test_a_damaged_run_is_refused(words, home, damage, fact):

@@ -2,9 +2,9 @@
 
 A `Ref` is what a hint compares with: the forward pass's tensors, autograd's gradients of them, and which
 tensor is computed from which. Lesson 02's comes from the notebook's own forward pass (the map of exercise
-1), exercise 4's from helpers.forward run with autograd. `diagnose` asks, in order: is a gradient this
-step starts from wrong already; are two of your gradients one tensor; is it a typical mistake; for a
-tensor used twice, which of its two paths is off; is it off by a constant factor; and last, what the step is.
+1), exercise 4's from helpers.forward run with autograd. `diagnose` tries, in order: a typical mistake; for
+a tensor used twice, which of its two parts is off; a constant factor; and last, what the step is. (Checks
+ask first whether a gradient this one starts from is wrong already, or whether two of yours are one tensor.)
 """
 
 from __future__ import annotations
@@ -23,11 +23,18 @@ def close(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 class Ref:
-    """The forward pass's tensors (`v`), autograd's gradients of them (`g`), and its arrows (`users`)."""
+    """The forward pass's tensors (`v`), autograd's gradients of them (`g`), and its arrows (`edges`)."""
 
     def __init__(self, tensors: dict, grads: dict, Xb: torch.Tensor, Yb: torch.Tensor, edges=(), params=None):
-        self.t, self.grads, self.edges, self.params = tensors, grads, edges, params
-        self.Xb, self.Yb, self.n = Xb, Yb, Xb.shape[0]
+        self.t, self.grads, self.edges, self.params, self.Xb, self.Yb, self.n = (
+            tensors,
+            grads,
+            edges,
+            params,
+            Xb,
+            Yb,
+            len(Xb),
+        )
 
     @classmethod
     def of_graph(cls, graph, Xb: torch.Tensor, Yb: torch.Tensor) -> Ref:
@@ -43,8 +50,8 @@ class Ref:
         with torch.enable_grad():
             loss, cache = forward(p, Xb, Yb)
             named = {k: v for k, v in cache.items() if v.requires_grad} | p
-            grads = torch.autograd.grad(loss, list(named.values()), retain_graph=True)
-        return cls(named, dict(zip(named, grads, strict=True)), Xb, Yb, params=p)
+            grads = dict(zip(named, torch.autograd.grad(loss, list(named.values()), retain_graph=True), strict=True))
+        return cls(named, grads, Xb, Yb, params=p)
 
     def v(self, name: str) -> torch.Tensor:
         return self.t[name].detach()
@@ -62,121 +69,74 @@ class Ref:
         return {k: g for k, g in zip(self.params, got, strict=True) if g is not None}
 
 
-def _onehot(r: Ref) -> torch.Tensor:
-    return F.one_hot(r.Yb, r.v("logits").shape[1]).to(r.v("logits").dtype)
-
-
-def _bn_one_go(r: Ref, bessel: float = 1.0, mean: bool = True) -> torch.Tensor:
-    """Exercise 3's formula, with Bessel's n/(n-1) taken as `bessel` and, without `mean`, the mean's term left out."""
+def _bn(r: Ref, bessel: float = 1.0, mean: bool = True) -> torch.Tensor:
+    """Exercise 3's formula with Bessel's n/(n-1) taken as `bessel` and, without `mean`, the mean's term left out."""
     dy, xhat, n = r.g("hpreact"), r.v("bnraw"), r.n
     return r.v("bngain") * r.v("bnvar_inv") / n * (n * dy - dy.sum(0) * mean - bessel * xhat * (dy * xhat).sum(0))
 
 
-# typical mistakes: key -> (hint, the tensor whose gradient they get wrong, that wrong gradient)
-MISTAKES = {
-    "dlogits_no_minus_one": (
-        "the correct character is missing its pull: d(-log p_y)/d logit_j is p_j minus 1 where j is the target "
-        "Yb[i]; subtract that 1 at [range(n), Yb], one entry per row (before dividing by n)",
-        "logits",
-        lambda r: F.softmax(r.v("logits"), 1) / r.n,
-    ),
-    "dlogits_softmax_dim0": (
-        "softmax over the wrong dimension: each row (one example's 27 logits) is normalised, so use dim=1",
-        "logits",
-        lambda r: (F.softmax(r.v("logits"), 0) - _onehot(r)) / r.n,
-    ),
-    "tanh_input": (
-        "tanh's derivative is written with its output h = tanh(hpreact), not with its input hpreact",
-        "hpreact",
-        lambda r: (1.0 - r.v("hpreact") ** 2) * r.g("h"),
-    ),
-    "tanh_no_square": (
-        "d tanh(x)/dx = 1 - tanh(x)**2, and tanh(x) is h: the square is missing",
-        "hpreact",
-        lambda r: (1.0 - r.v("h")) * r.g("h"),
-    ),
-    "bessel": (
-        "Bessel's correction: this lesson's variance divides by n-1, not n, so the gradient through bnvar carries "
-        "1/(n-1) (in the one-go formula: the factor n/(n-1)); your answer matches the biased-variance (1/n) version",
-        "hprebn",
-        _bn_one_go,
-    ),
-    "bn_mean_term": (
-        "the one-go formula has three terms — the direct path, the path through the mean and the path through the "
-        "variance — and the mean's term (the batch sum of dhpreact) is missing",
-        "hprebn",
-        lambda r: _bn_one_go(r, r.n / (r.n - 1), mean=False),
-    ),
-}
-
+# typical mistakes: (key, the tensor whose gradient they get wrong, that wrong gradient, hint)
+MISTAKES = [
+    ("dlogits_no_minus_one", "logits", lambda r: F.softmax(r.v("logits"), 1) / r.n,
+     "the correct character is missing its pull: d(-log p_y)/d logit_j is p_j minus 1 where j is the target Yb[i]; "
+     "subtract that 1 at [range(n), Yb], one entry per row (before dividing by n)"),
+    ("dlogits_softmax_dim0", "logits", lambda r: (F.softmax(r.v("logits"), 0) - F.one_hot(r.Yb, 27)) / r.n,
+     "softmax over the wrong dimension: each row (one example's 27 logits) is normalised, so use dim=1"),
+    ("tanh_input", "hpreact", lambda r: (1.0 - r.v("hpreact") ** 2) * r.g("h"),
+     "tanh's derivative is written with its output h = tanh(hpreact), not with its input hpreact"),
+    ("tanh_no_square", "hpreact", lambda r: (1.0 - r.v("h")) * r.g("h"),
+     "d tanh(x)/dx = 1 - tanh(x)**2, and tanh(x) is h: the square is missing"),
+    ("bessel", "hprebn", _bn,
+     "Bessel's correction: this lesson's variance divides by n-1, not n, so the gradient through bnvar carries 1/(n-1) "
+     "(in the one-go formula: the factor n/(n-1)); your answer matches the biased-variance (1/n) version"),
+    ("bn_mean_term", "hprebn", lambda r: _bn(r, r.n / (r.n - 1), mean=False),
+     "the one-go formula has three terms (the direct path, the path through the mean, the path through the variance) "
+     "and the mean's term, the batch sum of dhpreact, is missing"),
+]  # fmt: skip
 # the four tensors used twice: the part of their gradient that comes back through each use, and that use's line
 PATHS = {
-    "counts": {
-        "probs": (lambda r: r.v("counts_sum_inv") * r.g("probs"), "probs = counts * counts_sum_inv"),
-        "counts_sum": (
-            lambda r: r.g("counts_sum").expand_as(r.v("counts")),
-            "counts_sum = counts.sum(1, keepdim=True)",
-        ),
-    },
-    "logits": {
-        "norm_logits": (lambda r: r.g("norm_logits"), "norm_logits = logits - logit_maxes"),
-        "logit_maxes": (
-            lambda r: F.one_hot(r.v("logits").max(1).indices, r.v("logits").shape[1]) * r.g("logit_maxes"),
-            "logit_maxes = logits.max(1, keepdim=True).values",
-        ),
-    },
-    "bndiff": {
-        "bnraw": (lambda r: r.v("bnvar_inv") * r.g("bnraw"), "bnraw = bndiff * bnvar_inv"),
-        "bndiff2": (lambda r: 2 * r.v("bndiff") * r.g("bndiff2"), "bndiff2 = bndiff**2"),
-    },
-    "hprebn": {
-        "bndiff": (lambda r: r.g("bndiff").expand_as(r.v("hprebn")), "bndiff = hprebn - bnmeani"),
-        "bnmeani": (
-            lambda r: r.g("bnmeani").expand_as(r.v("hprebn")) / r.n,
-            "bnmeani = 1/n * hprebn.sum(0, keepdim=True)",
-        ),
-    },
-}
-
-_MATMUL = "the gradient of a matrix product is a matrix product — let the shapes guide you"
+    "counts": {"probs": (lambda r: r.v("counts_sum_inv") * r.g("probs"), "probs = counts * counts_sum_inv"),
+               "counts_sum": (lambda r: r.g("counts_sum").expand_as(r.v("counts")), "counts_sum = counts.sum(1, ...)")},
+    "logits": {"norm_logits": (lambda r: r.g("norm_logits"), "norm_logits = logits - logit_maxes"),
+               "logit_maxes": (lambda r: F.one_hot(r.v("logits").argmax(1), 27) * r.g("logit_maxes"),
+                               "logit_maxes = logits.max(1, keepdim=True).values")},
+    "bndiff": {"bnraw": (lambda r: r.v("bnvar_inv") * r.g("bnraw"), "bnraw = bndiff * bnvar_inv"),
+               "bndiff2": (lambda r: 2 * r.v("bndiff") * r.g("bndiff2"), "bndiff2 = bndiff**2")},
+    "hprebn": {"bndiff": (lambda r: r.g("bndiff").expand_as(r.v("hprebn")), "bndiff = hprebn - bnmeani"),
+               "bnmeani": (lambda r: r.g("bnmeani").expand_as(r.v("hprebn")) / r.n,
+                           "bnmeani = 1/n * hprebn.sum(0, keepdim=True)")},
+}  # fmt: skip
+_MM = "the gradient of a matrix product is a matrix product: let the shapes guide you"
 STEP_HINTS = {  # the step each gradient belongs to, for wrong values that match nothing more specific
     "logprobs": "loss = -(mean of the n entries logprobs[range(n), Yb]): only those n entries get a gradient",
     "probs": "logprobs = probs.log(): chain rule with d log(x)/dx = 1/x",
-    "counts_sum_inv": "probs = counts * counts_sum_inv, and counts_sum_inv (n, 1) was broadcast over the 27 "
-    "columns: sum the gradient over them",
+    "counts_sum_inv": "probs = counts * counts_sum_inv: counts_sum_inv (n, 1) was broadcast over the columns",
     "counts_sum": "counts_sum_inv = counts_sum**-1: d(x**-1)/dx = -x**-2",
     "counts": "counts reaches the loss through probs and through counts_sum: its gradient is the sum of both parts",
     "norm_logits": "counts = norm_logits.exp(), and d exp(x)/dx = exp(x)",
-    "logit_maxes": "norm_logits = logits - logit_maxes: logit_maxes was broadcast over the columns, and it enters "
-    "with a minus",
-    "logits": "two paths: directly through norm_logits, and through the max (which routes its gradient to the "
-    "position of each row's maximum)",
+    "logit_maxes": "norm_logits = logits - logit_maxes: broadcast over the columns, with a minus",
+    "logits": "two paths: directly through norm_logits, and through the max (a one-hot at each row's maximum)",
     "2:logits": "per example: the softmax of the row, minus 1 at the correct character; then the batch mean's 1/n",
-    "h": "logits = h @ W2 + b2: " + _MATMUL,
-    "W2": "logits = h @ W2 + b2: " + _MATMUL,
+    "h": "logits = h @ W2 + b2: " + _MM,
+    "W2": "logits = h @ W2 + b2: " + _MM,
     "b2": "logits = h @ W2 + b2: b2 was broadcast over the batch, so its gradient sums over it",
     "hpreact": "h = tanh(hpreact): d tanh(x)/dx = 1 - tanh(x)**2",
-    "bngain": "hpreact = bngain * bnraw + bnbias: bngain (1, 200) was broadcast over the batch",
+    "bngain": "hpreact = bngain * bnraw + bnbias: bngain (1, n_hidden) was broadcast over the batch",
     "bnraw": "hpreact = bngain * bnraw + bnbias: elementwise, with bngain broadcast",
-    "bnbias": "hpreact = bngain * bnraw + bnbias: bnbias (1, 200) was broadcast over the batch",
-    "bnvar_inv": "bnraw = bndiff * bnvar_inv, and bnvar_inv (1, 200) was broadcast over the batch",
+    "bnbias": "hpreact = bngain * bnraw + bnbias: bnbias (1, n_hidden) was broadcast over the batch",
+    "bnvar_inv": "bnraw = bndiff * bnvar_inv, and bnvar_inv (1, n_hidden) was broadcast over the batch",
     "bnvar": "bnvar_inv = (bnvar + 1e-5)**-0.5: the power rule, exponent and factor",
     "bndiff2": "bnvar = 1/(n-1) * bndiff2.sum(0): the sum broadcasts the gradient back, with the factor 1/(n-1)",
     "bndiff": "bndiff reaches the loss through bnraw and through bndiff2: its gradient is the sum of both parts",
     "bnmeani": "bndiff = hprebn - bnmeani: bnmeani was broadcast over the batch, and it enters with a minus",
     "hprebn": "hprebn reaches the loss directly through bndiff and through the mean bnmeani (1/n, broadcast back)",
-    "3:hprebn": "three terms: the direct path, the path through the mean and the one through the variance "
-    "(which carries Bessel's n/(n-1)); the solution sketch below the check derives them",
-    "embcat": "hprebn = embcat @ W1 + b1: " + _MATMUL,
-    "W1": "hprebn = embcat @ W1 + b1: " + _MATMUL,
+    "3:hprebn": "three terms: the direct path, the mean's, the variance's (with Bessel's n/(n-1))",
+    "embcat": "hprebn = embcat @ W1 + b1: " + _MM,
+    "W1": "hprebn = embcat @ W1 + b1: " + _MM,
     "b1": "b1 was broadcast over the batch, so its gradient sums over it (it is ~0: batch norm removes the mean)",
     "emb": "embcat = emb.view(n, -1) only rearranges the numbers: view the gradient back to emb's shape",
     "C": "emb = C[Xb] copies rows of C: each row of dC collects the sum of the gradients of all its copies",
 }
-DC_ASSIGN = (
-    "a character used k times in the batch must collect the sum of its k gradients: accumulate (+= in a loop over "
-    "the batch, or index_add_), don't assign — dC[Xb] = demb keeps only one of them"
-)
 # exercise 4: the parameters in the order the backward pass reaches them, and the step that comes before each
 STAGES = (
     (("W2", "b2"), "the cross-entropy step (dlogits) or the second linear layer"),
@@ -184,60 +144,43 @@ STAGES = (
     (("W1", "b1"), "batch norm in one go (dhprebn) or the first linear layer"),
     (("C",), "the embedding (dembcat back to dC)"),
 )
+_TWO = "check the 2 of d(x**2)/dx = 2x and the 1/2 of d(x**-0.5)/dx"
+NONFINITE = ("inf/nan values: exp() of a large logit overflows (subtract each row's maximum first, or use F.softmax), "
+             "or a division by zero, or a nan carried over from an earlier gradient")  # fmt: skip
+NOISE = ("the true gradient is zero up to rounding (b1: batch norm subtracts the mean right after it); yours is small "
+         "too, but above rounding: it most likely inherits a mistake from an earlier step")  # fmt: skip
+DC_ASSIGN = ("a character used k times in the batch must collect the sum of its k gradients: accumulate (+= in a loop, "
+             "or index_add_), don't assign (only rows of characters used more than once differ)")  # fmt: skip
+
+
+def ratios(n: int) -> dict[float, tuple[str, str]]:
+    """A gradient that is the right one times c: c -> (mistake, hint), for a batch of n."""
+    return {
+        -1.0: ("sign", "every entry has the opposite sign: look for a lost minus along the chain, or one too many"),
+        n: ("missing_1/n", "n times too large: a factor 1/n is missing (the loss is the mean over the n examples)"),
+        1 / n: ("extra_1/n", "n times too small: a factor 1/n counted twice"),
+        (n - 1) / n: ("bessel", "Bessel's correction: you divided by n where this lesson's variance divides by n-1"),
+        n / (n - 1): ("bessel", "divided by n-1 where n belongs: only the variance uses Bessel's n-1"),
+        2.0: ("factor_2", f"off by a factor of 2: {_TWO}"),
+        0.5: ("factor_2", f"off by a factor of 1/2: {_TWO}"),
+    }
 
 
 def _proportional(a: torch.Tensor, b: torch.Tensor) -> bool:
     """a = c * b for a factor c that is one number, or one per row or per column (a broadcast factor)."""
-    for dim in (None, 0, 1)[: b.dim() + 1]:
-        keep = {} if dim is None else {"dim": dim, "keepdim": True}
-        c = (a * b).sum(**keep) / (b * b).sum(**keep).clamp_min(1e-30)
-        if close(a, c * b):
+    for keep in [{}] + [{"dim": d, "keepdim": True} for d in range(b.dim())]:
+        if close(a, (a * b).sum(**keep) / (b * b).sum(**keep).clamp_min(1e-30) * b):
             return True
     return False
 
 
-def ratio(got: torch.Tensor, ref: torch.Tensor, n: int) -> tuple[str, str] | None:
-    """(mistake, hint) when `got` is the right gradient times one constant."""
-    g64, r64 = got.double(), ref.double()
-    c = ((g64 * r64).sum() / (r64 * r64).sum()).item() if (r64 * r64).sum() > 0 else 0.0
-    if c == 0 or not close(got, (c * r64).to(got.dtype)):
-        return None
-    two = "check the 2 of d(x**2)/dx = 2x and the 1/2 of d(x**-0.5)/dx"
-    known = {
-        -1.0: (
-            "sign",
-            "every entry has the opposite sign: look for a lost minus along the chain (from a subtraction, "
-            "from d(x**-1)/dx = -x**-2, from the loss's minus) or one too many",
-        ),
-        n: (
-            "missing_1/n",
-            "n times too large: a factor 1/n is missing (the loss is the mean over the n examples; "
-            "the batch mean bnmeani divides by n too)",
-        ),
-        1 / n: ("extra_1/n", "n times too small: a factor 1/n counted twice"),
-        (n - 1) / n: ("bessel", "Bessel's correction: you divided by n where this lesson's variance divides by n-1"),
-        n / (n - 1): ("bessel", "divided by n-1 where n belongs: only the variance uses Bessel's n-1"),
-        2.0: ("factor_2", f"off by a factor of 2: {two}"),
-        0.5: ("factor_2", f"off by a factor of 1/2: {two}"),
-    }
-    for x, found in known.items():
-        if abs(c - x) <= MATCH_TOL * abs(x):
-            return found
-    return "scale", f"proportional to the right answer but {c:.4g} times it: a constant factor in this step is wrong"
-
-
 def diagnose(r: Ref | None, ex, name: str, got: torch.Tensor, ref: torch.Tensor) -> tuple[str | None, str]:
-    """(typical mistake or None, hint) for a gradient with wrong values, its inputs right (see Exercises._judge)."""
+    """(typical mistake or None, hint) for a gradient with wrong values (see Exercises._judge for what comes first)."""
     if not torch.isfinite(got).all():
-        return "nonfinite", (
-            "there are inf/nan values: exp() of a large logit overflows (subtract each row's maximum first, or use "
-            "F.softmax), or a division by zero, or a nan carried over from an earlier gradient"
-        )
-    for key, (hint, entry, make) in MISTAKES.items() if r is not None else ():
+        return "nonfinite", NONFINITE
+    for key, entry, make, hint in MISTAKES if r is not None else ():
         try:
-            wrong = (
-                make(r) if entry == name else r.downstream(entry, make(r)).get(name) if ex.kind == "function" else None
-            )
+            wrong = make(r) if entry == name else r.downstream(entry, make(r)).get(name) if r.params else None
         except (KeyError, RuntimeError):  # a mistake that can't be made here (its tensors aren't in this Ref)
             continue
         if wrong is not None and not close(wrong, ref) and close(got, wrong.to(got.dtype)):
@@ -246,29 +189,22 @@ def diagnose(r: Ref | None, ex, name: str, got: torch.Tensor, ref: torch.Tensor)
         other, (make_other, _) = next((o, p) for o, p in PATHS[name].items() if o != u)
         part, rest = make(r), got - make_other(r)
         if close(got, part):
-            return (
-                "one_path",
-                f"{name} is used twice, in {u} and in {other}: yours is the part through {u} only; add the part "
-                f"through {other}",
-            )
+            return "one_path", f"{name} is used twice: yours is its part through {u} only; add the part through {other}"
         if not close(rest, part) and _proportional(rest, part):
             return "path", f"the part through {u} is off, the part through {other} is right: look again at `{line}`"
-    found = ratio(got, ref, r.n if r is not None else ref.shape[0])
-    if found:
-        return found
+    g64, r64, n = got.double(), ref.double(), r.n if r is not None else len(ref)
+    c = ((g64 * r64).sum() / (r64 * r64).sum()).item() if (r64 * r64).sum() > 0 else 0.0
+    if c != 0 and close(got, (c * r64).to(got.dtype)):
+        found = [v for x, v in ratios(n).items() if abs(c - x) <= MATCH_TOL * abs(x)]
+        return (found or [("scale", f"the right answer times {c:.4g}: a constant factor in this step is off")])[0]
     if ref.abs().max() <= 1e-6 and got.abs().max() <= 1e-4:
-        return "noise", (
-            "the true gradient is zero up to rounding (for b1: batch norm subtracts the batch mean right after b1 is "
-            "added, so b1 cannot change the loss); yours is small too, but above rounding: it most likely inherits a "
-            "mistake from an earlier step — see the other gradients"
-        )
+        return "noise", NOISE
     if not got.any():
         return "zeros", "all zeros: the gradient never got filled in (or an accumulation went into another tensor)"
     if name == "C" and r is not None:
-        repeated = r.Xb.reshape(-1).bincount(minlength=ref.shape[0]) > 1
         bad = ~torch.isclose(got, ref, rtol=MATCH_TOL, atol=MATCH_TOL * ref.abs().max().item())
-        if bad.any() and not (bad.any(1) & ~repeated).any():
-            return "dC_assign", DC_ASSIGN + " (only rows of characters used more than once differ)"
+        if bad.any() and not (bad.any(1) & (r.Xb.reshape(-1).bincount(minlength=len(ref)) < 2)).any():
+            return "dC_assign", DC_ASSIGN
     if ex.kind == "function":
         return None, "the first mistake is in " + next(step for names, step in STAGES if name in names)
     return None, STEP_HINTS.get(f"{ex.id}:{name}", STEP_HINTS.get(name, "check this step of the chain rule"))
@@ -277,32 +213,20 @@ def diagnose(r: Ref | None, ex, name: str, got: torch.Tensor, ref: torch.Tensor)
 def shape_hint(got: tuple, ref: tuple, tname: str) -> tuple[str, str]:
     """(mistake, hint) for a gradient of the wrong shape: a transpose, a lost or extra keepdim, a missing sum."""
     if len(got) == 2 and got == ref[::-1]:
-        return "transposed", (
-            f"looks transposed: {tname} has shape {ref}; in a matrix product's gradient, let the shapes tell you "
-            f"which factor is transposed and which side it goes on"
-        )
+        return "transposed", f"looks transposed: {tname} is {ref}; let the shapes say which factor is transposed"
     if [d for d in got if d != 1] == [d for d in ref if d != 1]:
-        if len(got) < len(ref):
-            return "keepdim", (
-                f"a size-1 dimension is gone: {tname} has shape {ref}, so its gradient must too — a sum drops the "
-                f"dimension unless you pass keepdim=True; against a {ref}, your {got} would broadcast to "
-                f"{tuple(torch.broadcast_shapes(got, ref))}"
-            )
-        return "keepdim", f"an extra size-1 dimension: {tname} has shape {ref} — sum without keepdim=True here"
+        return "keepdim", f"{tname} has shape {ref}: a sum drops the dimension unless you pass keepdim=True" + (
+            f"; against a {ref}, your {got} would broadcast to {tuple(torch.broadcast_shapes(got, ref))}"
+            if len(got) < len(ref) else "")  # fmt: skip
     if got[1:] == ref or (len(got) == len(ref) and all(g == r or r == 1 for g, r in zip(got, ref, strict=True))):
-        return "broadcast", (
-            f"{tname} {ref} was broadcast over the batch in the forward pass, so its gradient sums over that "
-            f"dimension (keepdim=True keeps a size-1 dimension)"
-        )
+        return "broadcast", f"{tname} {ref} was broadcast over the batch in the forward pass: its gradient sums over it"
     return "shape", f"a gradient always has the shape of its tensor: {tname} is {ref}"
 
 
 def where_wrong(got: torch.Tensor, ref: torch.Tensor) -> str:
     """Which rows (or entries) of a gradient with wrong values differ."""
-    if ref.dim() == 0:
-        return "the single value differs"
     bad = ~torch.isclose(got, ref, rtol=RTOL, atol=ATOL)
-    what, idx = ("rows", bad.flatten(1).any(1)) if ref.shape[0] > 1 and ref.dim() > 1 else ("entries", bad.flatten())
+    what, idx = ("rows", bad.flatten(1).any(1)) if ref.dim() > 1 and len(ref) > 1 else ("entries", bad.flatten())
     idx, total = idx.nonzero().flatten().tolist(), len(idx)
     eg = ", ".join(map(str, idx[:8])) + (", ..." if len(idx) > 8 else "")
     return f"differs in all {total} {what}" if len(idx) == total else f"differs in {len(idx)} of {total} {what} ({eg})"
