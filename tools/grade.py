@@ -1,0 +1,260 @@
+"""Grade a class's exercise notebooks (exercises/02 and 03) with one command: `make grade SUBMISSIONS=folder`.
+
+Every .ipynb in the folder is recognised as exercise 02 or 03 by its cells, copied into a temporary folder of its
+own (its cwd, NINJA_HOME and TMPDIR, with a copy of names.txt) and run there in a fresh kernel, behind a guard that
+refuses writes, deletions, renames and new processes outside that folder; lesson 03's 200,000-step run is cut to
+--steps. Cells the grader adds save the learner's answers at each check (exercise 4: what their backward returns on
+the grader's own batch). Those are judged here, in the grader's process, by helpers.exercises against a reference
+made from the lessons themselves, so nothing a notebook does to its own copy of the checks changes its grade.
+The table goes to stdout and, as grades.csv and grades.md, into the folder. Not a sandbox: see docs/grading.md.
+"""
+
+import argparse
+import contextlib
+import csv
+import inspect
+import io
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import torch
+from nbclient import NotebookClient
+
+from helpers.config import ROOT, home, write_file
+from helpers.exercises import EXERCISES, Exercises, Feedback
+from helpers.exercises.checks import ERROR, NOT_ATTEMPTED
+
+NOTEBOOKS = {"02": "02_gradient_verification.ipynb", "03": "03_manual_backprop_training.ipynb"}
+COLUMNS = ["submission", "lesson", *EXERCISES, "right", "first wrong step", "seconds", "error", "note"]
+OPTIONS = dict(kernel_name="backprop-ninja", allow_errors=True, shutdown_kernel="immediate")  # the project's kernel
+LIMIT_MB, PRINTING = 5, threading.Lock()  # what one notebook may print; the checks print, one at a time
+
+
+def in_kernel():
+    """The grader's first cell in a notebook is this function's source, then `_grader_snap = in_kernel()`: it turns
+    on the guard (an audit hook, which no later code can remove) and returns `snap`, which the grader's later cells
+    call to save the learner's answers of one exercise, as they are at its check, to answers-<exercise>.pt."""
+    import os
+    import sys
+
+    import matplotlib.pyplot  # noqa: F401 (loaded, its config and caches found, before the guard is on)
+    import torch
+
+    root, refused, last, save, path = os.getcwd(), [], {}, torch.serialization.save, (str, bytes, os.PathLike)
+    writes = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+    changes = {"open", "os.remove", "os.rmdir", "os.mkdir", "os.rename", "os.replace", "os.link", "os.symlink"}
+    changes |= {"os.truncate", "os.chmod", "os.utime", "os.chown", "shutil.rmtree", "os.setxattr", "os.removexattr"}
+    spawn = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty"}
+
+    def guard(event, args):  # the paths an event names: args[0], and args[1] of rename, replace, link, symlink
+        named = [os.fsdecode(a) for a in args[: 1 + (event != "open")] if event in changes and isinstance(a, path)]
+        bad = [p for p in map(os.path.realpath, named) if not (p + "/").startswith(root + "/") and p != os.devnull]
+        if bad and (event != "open" or args[2] & writes) or event in spawn:
+            refused.append(f"{event} {bad[0] if bad else str(args[:2])[:80]}")
+            raise PermissionError(f"refused by the grader (its own folder only, no processes): {refused[-1]}")
+
+    def enc(v):  # what torch.load(weights_only=True) takes back, or the name of its type
+        if isinstance(v, (dict, list, tuple)):
+            return {str(k): enc(x) for k, x in v.items()} if isinstance(v, dict) else [enc(x) for x in v]
+        ok = v is None or isinstance(v, (bool, int, float, str, torch.Tensor))
+        return (v.detach() if isinstance(v, torch.Tensor) else v) if ok else ("type", type(v).__name__)
+
+    def snap(key, names, call=False):
+        g, raised, now = globals(), None, {n: globals().get(n, ...) for n in names}
+        # a variable still holding the very object it held at another exercise's check: this one's answer not given
+        raw = {n: ... if n in last and last[n][1] is v and last[n][0] != key else v for n, v in now.items()}
+        last.update((n, (key, v)) for n, v in now.items())  # note: kept alive, so `is` means the same object
+        if call:  # exercise 4: the learner's backward on the grader's batch
+            try:
+                raw["backward"] = torch.no_grad()(g["backward"])(*torch.load(f"{root}/reference.pt", weights_only=True))
+            except Exception as e:
+                raised = (type(e).__name__, str(e)[:300])
+        mine, file = getattr(sys.modules.get("helpers"), "__file__", None), os.path.join(root, f"answers-{key}")
+        torch.save({"values": enc(raw), "raised": raised, "refused": refused, "helpers": mine}, file)  # views kept
+        os.replace(file, file + ".pt")
+
+    def audited_save(obj, f, *args, **kwargs):  # note: torch.save writes from C++, unseen by the guard unless told
+        return isinstance(f, path) and sys.audit("open", f, "wb", writes) or save(obj, f, *args, **kwargs)
+
+    torch.save = torch.serialization.save = audited_save
+    sys.addaudithook(guard)
+    return snap
+
+
+def prepare(lesson: str, base: Path) -> dict:
+    """From the trusted exercise notebook: its cells (by id, and by text), each exercise's blank and check cell, its
+    full run. From the trusted lesson, run here up to its map (02) or check set-up (03): the checks' reference."""
+    cells = nbformat.read(ROOT / "exercises" / NOTEBOOKS[lesson], as_version=4).cells
+    blanks = [(i, c.id) for i, c in enumerate(cells) if "exercise" in c.metadata.get("tags", [])]
+    checks = [next(d.id for d in cells[i:] if "check" in d.metadata.get("tags", [])) for i, _ in blanks]
+    ex = list(zip([e for e in EXERCISES.values() if e.lesson == lesson], [b for _, b in blanks], checks, strict=True))
+    run = [c.id for c in cells if "fallback" in c.metadata.get("tags", [])]
+    plan = {"ids": {c.id for c in cells}, "text": {c.source.strip(): c.id for c in cells}, "exercises": ex, "run": run}
+    cells = nbformat.read(ROOT / "notebooks" / NOTEBOOKS[lesson], as_version=4).cells
+    upto = [c.id for c in cells].index({"02": "map", "03": "check-setup"}[lesson]) + 1
+    code, ns = "\n".join(c.source for c in cells[:upto] if c.cell_type == "code" and not c.metadata.get("tags")), {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(code, f"notebooks/{NOTEBOOKS[lesson]}", "exec"), ns)
+    if lesson == "03":  # the learner's backward gets copies of the batch, without autograd's .grad
+        torch.save([{k: v.detach() for k, v in ns[d].items()} for d in ("params", "cache")], base / "reference.pt")
+    return plan | {"args": (ns["graph"], ns["Xb"], ns["Yb"]) if lesson == "02" else (), "ns": ns}
+
+
+def instrument(nb, plan: dict, steps: int):
+    """The learner's notebook with the grader's cells among its own; metadata "grading": what the rows call each."""
+    pos, blanks = {c.get("id"): i for i, c in enumerate(nb.cells)}, {b: e.id for e, b, _ in plan["exercises"]}
+    for n, c in enumerate(nb.cells):
+        c.metadata["grading"] = f"cell {n + 1}" + (f" (exercise {blanks[c.id]})" if c.get("id") in blanks else "")
+    new = [(0, inspect.getsource(in_kernel) + "\n_grader_snap = in_kernel()", "the grader's set-up")]
+    new += [(len(nb.cells), "_grader_snap('end', [])", "the grader's last cell")]
+    for e, blank, check in plan["exercises"]:  # before the learner's check cell: what that check would see
+        names = [] if e.kind == "function" else list(e.grads) if e.kind == "loop" else ["d" + g for g in e.grads]
+        at = pos[check] if check in pos else pos.get(blank, len(nb.cells) - 1) + 1
+        new += [(at, f"_grader_snap({e.id!r}, {names}, call={e.kind == 'function'})", f"the check of {e.id}")]
+    for run in (pos[r] for r in plan["run"] if r in pos):  # the full run, made short
+        new += [(run, f"cfg = __import__('dataclasses').replace(cfg, steps={steps})", "the grader's set-up")]
+    for i, code, label in sorted(new, reverse=True):
+        nb.cells.insert(i, nbformat.v4.new_code_cell(code, metadata={"grading": label}))
+    return nb
+
+
+class Client(NotebookClient):
+    """nbclient with a deadline for the whole notebook. Of the outputs it keeps nothing: it counts their bytes and
+    notes the errors of the learner's cells."""
+
+    size, at, deadline, errors = 0, None, 0.0, ()
+
+    def timeout_func(self, cell) -> int:  # nbclient asks as each cell starts
+        self.at = cell
+        return max(1, round(self.deadline - time.monotonic()))
+
+    def output(self, outs, msg, display_id, cell_index) -> None:
+        c, where = msg["content"], self.nb.cells[cell_index].metadata["grading"]
+        self.size += sum(len(str(v)) for v in c.values())
+        if msg["msg_type"] == "error" and where.startswith("cell"):
+            self.errors += (f"{c['ename']} in {where}: {(str(c['evalue']) + chr(10)).splitlines()[0]}"[:200],)
+
+
+def execute(sub: Path, folder: Path, base: Path, args, plan: dict) -> tuple:
+    """Run one submission in a kernel of its own, in a temporary folder: (the row so far, its lesson, its answers)."""
+    t0, row = time.monotonic(), {"submission": str(sub.relative_to(folder))}
+    try:  # which exercise notebook it is, by its cells' ids: ~1 for its own, ~0.3 for the other
+        nb = nbformat.reads(sub.read_bytes().decode("utf-8", "replace"), as_version=4)
+        for c in (c for c in nb.cells if not c.get("id")):  # saved without ids (as Colab does): known by their text
+            c.id = next((p["text"][c.source.strip()] for p in plan.values() if c.source.strip() in p["text"]), "")
+        score = {k: len((ids := {c.id for c in nb.cells}) & p["ids"]) / len(ids | p["ids"]) for k, p in plan.items()}
+        if score[lesson := max(score, key=score.get)] < 0.5:
+            raise LookupError("its cells match neither")
+    except Exception as e:
+        return row | {"error": f"not exercise notebook 02 or 03 ({type(e).__name__}: {str(e)[:100]})"}, None, {}
+    shutil.copytree(base, mine := (work := Path(tempfile.mkdtemp(prefix="grade-"))) / "home")  # names.txt, ...
+    client = Client(instrument(nb, plan[lesson], args.steps), resources={"metadata": {"path": str(mine)}}, **OPTIONS)
+    env = {"NINJA_HOME": str(mine), "TMPDIR": str(mine), "IPYTHONDIR": str(work), "PYTHONDONTWRITEBYTECODE": "1"}
+    client.deadline, problems = time.monotonic() + args.timeout, []
+    try:
+        client.execute(env=os.environ | env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except Exception as e:
+        what = f"timed out after {args.timeout:g} s" if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}"
+        problems += [f"{what} in {client.at.metadata['grading'] if client.at else 'its start'}"]
+    problems += [f"{e} (and {len(client.errors) - 1} more)" if client.errors[1:] else e for e in client.errors[:1]]
+    problems += [f"{client.size / 1e6:.0f} MB of output (limit: {LIMIT_MB} MB)"] * (client.size > LIMIT_MB * 1e6)
+    answers = {f.stem[8:]: torch.load(f, weights_only=True) for f in mine.glob("answers-*.pt")}
+    if refused := dict.fromkeys(r for a in answers.values() for r in a["refused"]):
+        problems += ["refused (outside its folder, or a process): " + "; ".join(list(refused)[:6])]
+    if theirs := {a["helpers"] for a in answers.values()} - {None, sys.modules["helpers"].__file__}:
+        problems += [f"imported a helpers of its own ({', '.join(theirs)}); graded with the course's"]
+    shutil.rmtree(work, ignore_errors=True)
+    row |= {"lesson": lesson, "seconds": f"{time.monotonic() - t0:.1f}", "error": "; ".join(problems)}
+    return row, lesson, answers
+
+
+def decode(v):  # what torch.save could not keep comes back as something of its type (`...` as itself)
+    if isinstance(v, (dict, list)):
+        return {k: decode(x) for k, x in v.items()} if isinstance(v, dict) else [*map(decode, v)]
+    return (... if v[1] == "ellipsis" else type(str(v[1]), (), {})()) if isinstance(v, tuple) else v
+
+
+def judge(row: dict, lesson: str, answers: dict, ref: dict, steps: int) -> dict:
+    """The answers, judged by helpers.exercises' checks against the reference: the row, complete."""
+    ex, ns, got = Exercises(lesson, *ref["args"]), ref["ns"], {k: decode(a["values"]) for k, a in answers.items()}
+
+    def backward(params, cache):  # the learner's, as it ran in the notebook: what it returned, or raised again
+        if r := answers["4"]["raised"]:
+            raise type(r[0], (NotImplementedError if r[0] == "NotImplementedError" else Exception,), {})(r[1])
+        return got["4"]["backward"]
+
+    with PRINTING, contextlib.redirect_stdout(io.StringIO()):
+        for e, _, _ in ref["exercises"]:  # the catalogue's, in its order
+            try:
+                if (mine := got[e.id]) and e.kind == "grads":
+                    ex.check(e.id, **{g: mine.get("d" + g, ...) for g in e.grads})
+                elif e.kind == "function":
+                    ex.check_backward(backward, ns["params"], ns["cache"])
+                else:
+                    ex.check_loop(mine["params"], mine["lossi"], ns["cfg"])
+            except Exception as err:
+                why = (NOT_ATTEMPTED, "not reached") if e.id not in got else (ERROR, f"not checkable: {err}")
+                ex.results.update({(e.id, g): Feedback(e.id, g, *why) for g in e.grads})
+    tried = {e for (e, _), fb in ex.results.items() if fb.status != NOT_ATTEMPTED}
+    row |= {e.id: "done" if ex.solved(e.id) else "wrong" if e.id in tried else "-" for e, _, _ in ref["exercises"]}
+    f = next((fb for fb in ex.results.values() if not fb.passed and fb.status != NOT_ATTEMPTED), None)  # the first
+    row["right"] = f"{sum(fb.passed for fb in ex.results.values())}/{sum(len(e.grads) for e, _, _ in ref['exercises'])}"
+    var = f and f"{f.exercise} {'' if f.exercise == '4b' else 'd'}{f.name}"
+    row["first wrong step"] = f and f"{var} ({f.status}): {f.hint or f.detail}"
+    return row | {"note": f"its {ns['cfg'].steps:,}-step run cut to {steps:,} steps" if lesson == "03" else ""}
+
+
+def report(rows: list[dict], folder: Path, wall: float) -> None:
+    """The table: on stdout (long cells cut), and whole in grades.csv and grades.md."""
+    table = [COLUMNS] + [[str(r.get(c) or "") for c in COLUMNS] for r in rows]
+    tail = f"\n{len(rows)} submissions graded in {wall:.0f} s (wall time).\n"
+    csv.writer(buf := io.StringIO(), lineterminator="\n").writerows(table)
+    write_file(folder / "grades.csv", buf.getvalue().encode())
+    md = [table[0], ["---"] * len(COLUMNS)] + [[v.replace("|", "\\|") for v in t] for t in table[1:]]
+    write_file(folder / "grades.md", ("\n".join("| " + " | ".join(t) + " |" for t in md) + "\n" + tail).encode())
+    short = [[v if len(v) <= 60 else v[:59] + "…" for v in t] for t in table]
+    widths = [max(len(t[i]) for t in short) for i in range(len(COLUMNS))]
+    print(*("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)).rstrip() for t in short), sep="\n")
+    print(tail + f"The table, whole: {folder / 'grades.csv'} and {folder / 'grades.md'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("folder", type=Path, help="the submissions: every .ipynb in it and its subfolders")
+    p.add_argument("--timeout", type=float, default=300, help="seconds one notebook may run (default 300)")
+    p.add_argument("--steps", type=int, default=1000, help="lesson 03's full run, cut to (default 1000) steps")
+    p.add_argument("--jobs", type=int, default=os.cpu_count(), help="notebooks graded side by side (default: CPUs)")
+    args = p.parse_args(argv)
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # note: nbclient leaves a task behind at each time-out
+    folder, names = args.folder.resolve(), home() / "names.txt"
+    subs = [s for s in sorted(folder.rglob("*.ipynb")) if s.is_file() and "/." not in f"/{s.relative_to(folder)}"]
+    if not subs or not names.is_file():
+        sys.exit(f"grade: no .ipynb files in {args.folder}" if not subs else f"grade: no {names}: run `make setup`")
+
+    def grade(sub: Path) -> dict:  # one bad submission never stops the others
+        try:
+            row, lesson, answers = execute(sub, folder, base, args, plan)
+            return judge(row, lesson, answers, plan[lesson], args.steps) if lesson else row
+        except Exception as e:
+            return {"submission": str(sub.relative_to(folder)), "error": f"not graded ({type(e).__name__}: {e})"}
+
+    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:  # what every notebook's folder starts with
+        base, t0 = Path(shutil.copy(names, tmp)).parent, time.monotonic()
+        os.environ.update(NINJA_HOME=tmp, MPLBACKEND="Agg")
+        plan = {lesson: prepare(lesson, base) for lesson in NOTEBOOKS}
+        with ThreadPoolExecutor(args.jobs) as pool:
+            rows = list(pool.map(grade, subs))
+    report(rows, folder, time.monotonic() - t0)
+
+
+if __name__ == "__main__":
+    main()
