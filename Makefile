@@ -76,8 +76,8 @@ run: setup
 unit: $(STAMP)
 	$(PYTEST) tests
 
-nbval: setup
-	$(PYTEST) $(NBVAL) notebooks/
+nbval: test-home
+	NINJA_HOME=$(TEST_HOME)/native $(PYTEST) $(NBVAL) notebooks/
 
 # three jobs side by side, each in a fresh folder with its own verified copy of names.txt (copied, not downloaded,
 # when the repository's is good); -O prints each job's output whole when it ends, so a failure names its cell

@@ -147,12 +147,13 @@ def run_lesson(cfg: Config, data, steps: int):
 def run_fused(cfg: Config, data, steps: int, step=None):
     step = step or fused.forward_backward  # note: looked up at each run, so a test can swap in another step
     params = init_params(cfg, g := make_generator(cfg))
-    values, Xtr, Ytr, lossi, t0 = list(params.values()), data.Xtr, data.Ytr, [], time.perf_counter()
+    Xtr, Ytr, lossi, t0 = data.Xtr, data.Ytr, [], time.perf_counter()
     with torch.inference_mode():
         for i in range(steps):
             ix = torch.randint(0, Xtr.shape[0], (cfg.batch_size,), generator=g).to(Xtr.device)
             loss, grads = step(params, Xtr.index_select(0, ix), Ytr.index_select(0, ix))  # Xtr[ix], Ytr[ix]
-            torch._foreach_add_(values, [grads[k] for k in params], alpha=-cfg.lr_at(i))  # p.add_(grad, alpha=-lr)
+            for k, p in params.items():
+                p.add_(grads[k], alpha=-cfg.lr_at(i))
             lossi.append(loss.item())
     torch.cuda.synchronize() if Xtr.is_cuda else None
     return time.perf_counter() - t0, lossi

@@ -1,9 +1,8 @@
-"""Batch-norm calibration: replace the batch statistics by those of the whole training set.
+"""The evaluation pass: batch norm with the statistics of the whole training set, not the batch's own.
 
-Introduced in 04_batchnorm_calibration. During training batch norm normalises each batch with that
-batch's own mean and variance; a trained model should treat one example the same whether it comes
-alone or with others, so after training we measure mean and variance once, over every training example,
-and evaluate (05) and sample (06) with those fixed numbers: the lecture's evaluation pass, below.
+Introduced in 04_batchnorm_calibration, which measures those statistics once after training (the lecture's
+calibration); 05 evaluates and 06 samples with them. A trained model should treat one example the same
+whether it comes alone or with others.
 """
 
 from __future__ import annotations
@@ -11,22 +10,6 @@ from __future__ import annotations
 import torch
 
 from .model import PARAM_NAMES
-
-
-@torch.no_grad()
-def calibrate(params: dict[str, torch.Tensor], Xtr: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The lecture's calibration: {'mean', 'var'} of the hidden pre-activations over all of Xtr."""
-    if Xtr.shape[0] < 2:
-        raise ValueError(
-            f"calibrate needs at least 2 examples, got {Xtr.shape[0]}: the unbiased variance divides by n-1. "
-            f"Pass the whole training set, Xtr."
-        )
-    # pass the training set through
-    emb = params["C"][Xtr]
-    embcat = emb.view(emb.shape[0], -1)
-    hpreact = embcat @ params["W1"] + params["b1"]
-    # measure the mean/std over the entire training set
-    return {"mean": hpreact.mean(0, keepdim=True), "var": hpreact.var(0, keepdim=True, unbiased=True)}
 
 
 @torch.no_grad()

@@ -33,13 +33,16 @@ def load_words(path: str | os.PathLike = "names.txt") -> list[str]:
     (digits, accents, spaces or '.' inside a word) is an error that names the line and the character.
     """
     given, path = path, home() / path
+    relative = (
+        "" if Path(given).is_absolute() else f" ({given} counts from the top of the repository, not the notebook)"
+    )
     if not path.is_file():
-        fix = "run `make setup` to fetch and verify it" if path == home() / "names.txt" else "check the path"
-        fix += (
-            "" if Path(given).is_absolute() else f" ({given} counts from the top of the repository, not the notebook)"
-        )
+        fix = "run `make setup` to fetch and verify it" if path == home() / "names.txt" else "check the path" + relative
         raise DataError(f"Word list {show_path(path)} {'is a folder' if path.exists() else 'not found'}: {fix}.")
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"Could not read {show_path(path)} ({e.strerror}): check that it is readable.") from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DataError(f"{show_path(path)} is UTF-16 text (Windows 'Unicode'): save it as UTF-8.")
     try:

@@ -4,8 +4,8 @@ Introduced in 02_gradient_verification; 03-05 compare with it too. A float32 sum
 differently on another CPU, and over 200,000 steps those bits grow into the 4th decimal of a loss. So nbval
 does not compare such digits (notebooks/sanitize.cfg masks them); the lessons check each one here, against
 the reference run (reference.json), with a tolerance far above rounding and far below what a wrong gradient
-or a changed learning rate does. A run with another Config, other data or fewer steps is not compared: it
-is described instead (lesson 05).
+or a changed learning rate does. A run with another Config, other data or fewer steps is not compared: lesson
+05 says why.
 """
 
 from __future__ import annotations
@@ -43,29 +43,3 @@ def expect_close(what: str, value: float, ref: float, tol: float) -> None:
             f"moves it by far less than the {tol:g} allowed, so the code, the data or the Config "
             f"differs from the lesson's: rerun the lessons in order, from 01, with the default Config."
         )
-
-
-def compare_with_reference(run, losses: dict[str, float]) -> str:
-    """Lesson 05: the split losses against the reference run's, or why there is nothing to compare them with."""
-    if run.steps_done == 0:
-        return "This model was never trained (0 steps): these are the losses of its random initialisation."
-    if is_reference_run(run):
-        for split, loss in losses.items():
-            expect_close(f"the {split} loss", loss, REFERENCE["split_loss"][split], TOLERANCE["trained"])
-        return (
-            f"These are the reference run's losses, within {TOLERANCE['trained']:g} (another CPU's rounding "
-            f"moves them by less than 1e-4)."
-        )
-    why = [f"{k}={v!r}" for k, v in run.cfg.changes().items()]
-    if run.steps_done < run.cfg.steps:
-        why.append(f"{run.steps_done:,} of {run.cfg.steps:,} steps" + (" (interrupted)" if run.interrupted else ""))
-    if run.blew_up:
-        why.append("it blew up")
-    head = f"Not the reference run ({'; '.join(why)}), so its losses are not checked against the reference run's."
-    if run.data.sha256 != REFERENCE["data_sha256"]:
-        return f"{head} It learned other words, so the lecture's numbers don't apply either: the uniform baseline does."
-    val, ref = losses["val"], REFERENCE["split_loss"]["val"]
-    return (
-        f"{head} On the same data, for orientation: val {val:.4f} is {abs(val - ref):.4f} "
-        f"{'below' if val < ref else 'above'} the reference run's {ref:.4f}."
-    )

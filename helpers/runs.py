@@ -98,6 +98,8 @@ def save_run(run: Run) -> Path:
 
 def save_calibration(run: Run) -> Path:
     """Lesson 04: write `run.bn` into the run's own file, and change nothing else in it."""
+    if run.name is None:
+        raise RunError("This run is not saved yet: save_run(run) first, then save its calibration.")
     path = runs_dir() / f"{run.name}.pt"
     _store(path, _read(path) | {"bn": _moved(run.bn, "cpu")}, replace=True)
     return path

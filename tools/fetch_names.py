@@ -31,6 +31,8 @@ def fetch_names(dest=None, source: str | None = None, url: str = NAMES_URL, sha2
     Any other file at `dest` (your own word list?) is moved aside to names.txt.<its SHA-256>.bak, and this says so.
     """
     dest = Path(dest or home() / "names.txt")
+    if dest.is_dir():
+        raise DataError(f"{show_path(dest)} is a folder: move it away and try again.")
     if dest.is_file() and sha256_file(dest) == sha256:
         return dest
     repo = ROOT / "names.txt"

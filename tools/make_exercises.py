@@ -36,6 +36,7 @@ SOURCES = ("02_gradient_verification.ipynb", "03_manual_backprop_training.ipynb"
 MARKER = "# YOUR CODE HERE"
 # where the checks are set up: after which lesson cell, with what (lesson 02's need the map of exercise 1)
 SETUP = {"02": ("map", 'Exercises("02", graph, Xb, Yb)'), "03": ("cell-01", 'Exercises("03")')}
+GRADS = {"d" + g for e in EXERCISES.values() for g in e.grads}  # every gradient an exercise asks for
 
 
 class GeneratorError(Exception):
@@ -52,22 +53,22 @@ def slots(solution: str, ex: Exercise) -> list[tuple[str, str]]:
     out: list[tuple[str, list[str]]] = []
     lines, seen = solution.splitlines(), set()
     body = ast.parse(solution).body
-    twice = {n.target.id for n in body if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
+    twice = {n.target.id for n in body if isinstance(n, ast.AugAssign) and isinstance(n.op, ast.Add)}
     for node in body:
         src = "\n".join(lines[node.lineno - 1 : node.end_lineno])
         target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
         name = target.id if isinstance(target, ast.Name) and target.id[1:] in ex.grads else None
-        via = sorted({n.id for n in ast.walk(node.value) if isinstance(n, ast.Name) and n.id[1:] in ex.grads} - {name})
+        via = sorted({n.id for n in ast.walk(node.value) if isinstance(n, ast.Name) and n.id in GRADS} - {name})
         if name and name not in seen:
             seen.add(name)
             note = f"  # {name[1:]} is used twice: first its gradient through {', '.join(via)}" if name in twice else ""
             out.append((f"{name} = ...{note}", [src]))
-        elif name:
+        elif name and isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add):
             out.append(
                 (f"# {name} += ...  # then the one through {', '.join(via)}: remove the first # and fill it in", [src])
             )
         elif out:
-            out[-1][1].append(src)  # e.g. `dlogprobs[range(n), Yb] = ...`: part of the slot above
+            out[-1][1].append(src)  # e.g. `dlogprobs[range(n), Yb] = ...` or `dlogits /= n`: part of the slot above
         else:
             raise GeneratorError(f"exercise {ex.id}: the solution starts with `{src}`, which assigns no gradient")
     missing = [g for g in ex.grads if "d" + g not in seen]
@@ -92,7 +93,8 @@ def blank(ex: Exercise, solution: str) -> str:
                 head[:-1] + ": 1,000 steps of the lecture's loop.",
                 "# Each step: draw a batch with `g` (torch.randint(0, Xtr.shape[0], (cfg.batch_size,), generator=g)),",
                 "# forward(params, Xb, Yb), grads = backward(params, cache), p.data += -lr * grads[k] for every",
-                "# parameter (lr 0.1, 0.01 from step 100,000), and lossi.append(loss.log10().item()); no autograd.",
+                "# parameter (a list of grads: zip it with params.values()), lr 0.1 then 0.01 from step 100,000,",
+                "# and lossi.append(loss.log10().item()); no autograd.",
                 *setup,
             ]
         )
@@ -274,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         dest = args.out / name
         why = stale(text, dest)
-        if args.check or why is None:
+        if args.check or (why is None and not args.force):
             print(f"exercises/{name}: {why or 'up to date'}")
             status = max(status, int(bool(why)))
         elif dest.exists() and not args.force and worked_on(dest, text):

@@ -31,7 +31,7 @@ WRONG_VALUES, APPROXIMATE, EXACT, NOT_CHECKED = (
 )
 MARKS = {NOT_ATTEMPTED: "·", APPROXIMATE: "≈", EXACT: "✓", NOT_CHECKED: " "}  # the others: ✗
 SAY = {  # what the checks say, besides the hints of .hints
-    "blank": "`d{name}` is still `{got!r}`: replace it with your gradient",
+    "blank": "`d{name}` is still `{got}`: replace it with your gradient",
     "held": "`d{name}` still holds your answer to exercise {held}: run your exercise {ex} cell",
     "no_grad": "`{name}.grad` is missing: run the cell above that calls loss.backward()",
     "type": "`d{name}` is a {type}; expected a torch.Tensor of shape {shape}",
@@ -161,7 +161,7 @@ class Exercises:
         """Your gradient `got` of tensor `name` against autograd's `ref`: blame, shape, values, hint (see .hints)."""
         fb, held = functools.partial(self._feedback, ex.id, name, got), self.answers.get(name)
         if got is None or got is Ellipsis or isinstance(got, str):
-            return fb(NOT_ATTEMPTED, got if isinstance(got, str) else SAY["blank"].format(name=name, got=got))
+            return fb(NOT_ATTEMPTED, got if isinstance(got, str) else SAY["blank"].format(name=name, got="..." if got is Ellipsis else got))
         if held and held[1] is got and held[0] != ex.id:
             return fb(NOT_ATTEMPTED, SAY["held"].format(name=name, held=held[0], ex=ex.id))
         if ref is None:
