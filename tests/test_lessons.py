@@ -36,7 +36,7 @@ def run_lessons(config: str) -> str:
         ),
         ("steps=0", ["never trained (0 steps)", "empty (the model stopped at once)"]),
         ("lr=50.0, steps=1100", ["these runs did not learn (cfg.lr=50.0", "(blew up", "this run blew up"]),
-        ('names="words.txt", steps=300', ["It learned other words, so the lecture's numbers don't apply"]),
+        ('names="words.txt", steps=300', ["it learned other words, so neither the reference run"]),
     ],
 )
 def test_an_unusual_config_runs_through_the_lessons(names, home, config, facts):

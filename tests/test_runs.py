@@ -14,7 +14,6 @@ from helpers import (
     PARAM_NAMES,
     RunError,
     TrainingDiverged,
-    calibrate,
     describe,
     load_run,
     manual_backward,
@@ -42,7 +41,7 @@ def test_a_saved_run_comes_back_as_it_was(words):
     assert (back.steps_done, back.interrupted, back.backward) == (40, False, "helpers.manual_backward")
     assert "run-001: trained with helpers.manual_backward, 40 of 40 steps" in describe(back)
     assert "n_hidden=12" in describe(back) and "lr=0.05" in describe(back) and "words.txt (400 words)" in describe(back)
-    back.bn = calibrate(back.params, back.data.Xtr)
+    back.bn = {k: torch.rand(1, 12) for k in ("mean", "var")}
     save_calibration(back)
     again = load_run(calibrated=True)
     assert torch.equal(again.bn["var"], back.bn["var"]) and all(
