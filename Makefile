@@ -21,7 +21,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cf
 # the way another CPU might: that is what makes them portable
 OTHER_ROUNDING := ATEN_CPU_CAPABILITY=default
 # make test works in folders of its own (NINJA_HOME: names.txt and artifacts/), never in yours
-TEST_HOME := .test
+TEST_HOME := $(CURDIR)/.test
 NAMES_SHA256 := 0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d
 
 .PHONY: help setup python-version data lab run test unit nbval bench clean lock exercises check-wheels lint grade \
@@ -134,5 +134,5 @@ clean:
 	@if [ -f names.txt ] && $(PYTHON) -c 'import hashlib, sys; \
 		sys.exit(hashlib.sha256(open("names.txt", "rb").read()).hexdigest() != "$(NAMES_SHA256)")'; then \
 		rm names.txt && echo "removed names.txt"; fi
-	@for d in $(VENV) $(TEST_HOME) .pytest_cache; do if [ -e "$$d" ]; then rm -rf "$$d" && echo "removed $$d/"; fi; done
+	@for d in $(VENV) .test .pytest_cache; do if [ -e "$$d" ]; then rm -rf "$$d" && echo "removed $$d/"; fi; done
 	@find . -name __pycache__ -prune -exec rm -rf {} +

@@ -19,11 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def home() -> Path:
-    """Where names.txt and artifacts/ live: the top of the repository, or the folder $NINJA_HOME names.
-
-    `make test` sets NINJA_HOME to a folder of its own (.test/), so it never reads or writes yours.
-    """
-    return Path(os.environ.get("NINJA_HOME") or ROOT).resolve()
+    """Where names.txt and artifacts/ live: the top of the repository, or the folder $NINJA_HOME names (a relative
+    one counts from the top of the repository too). `make test` sets it to folders of its own under .test/."""
+    return (ROOT / os.environ.get("NINJA_HOME", "")).resolve()
 
 
 def show_path(path: str | os.PathLike) -> str:

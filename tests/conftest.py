@@ -15,6 +15,7 @@ import torch
 
 from helpers import Config
 from helpers.config import ROOT
+from helpers.config import home as ninja_home
 from helpers.names import NAMES_SHA256, sha256_file
 
 matplotlib.use("Agg")
@@ -23,12 +24,8 @@ torch.set_num_threads(1)  # as the lessons do: the same numbers every run
 # the real data set, wherever make setup, make test or CI put it (tests only ever read it)
 REAL = next(
     (
-        Path(p)
-        for p in (
-            Path(os.environ.get("NINJA_HOME") or ROOT) / "names.txt",
-            ROOT / "names.txt",
-            os.environ.get("MAKEMORE_NAMES"),
-        )
+        Path(p).resolve()
+        for p in (ninja_home() / "names.txt", ROOT / "names.txt", os.environ.get("MAKEMORE_NAMES"))
         if p and Path(p).is_file() and sha256_file(p) == NAMES_SHA256
     ),
     None,
