@@ -5,6 +5,7 @@ Introduced in 01_data; 03-06 load their data through `load_splits`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import random
@@ -85,9 +86,7 @@ def load_splits(cfg: Config) -> Splits:
     examples from the training and the dev split.
     """
     words = load_words(cfg.names)
-    parts = split_words(words, cfg.shuffle_seed)
-    tensors = [t.to(cfg.device) for w in parts for t in build_dataset(w, cfg.block_size)]
-    data = Splits(*tensors, parts, cfg.names, words_sha256(words))
+    data = _splits(tuple(words), cfg.names, cfg.shuffle_seed, cfg.block_size, cfg.device)
     small = {k: len(X) for k, X in (("training", data.Xtr), ("dev", data.Xdev)) if len(X) < cfg.batch_size}
     if small:
         which = " and ".join(f"the {k} split has {v:,}" for k, v in small.items())
@@ -96,3 +95,12 @@ def load_splits(cfg: Config) -> Splits:
             f"{which}: use a longer word list (a few hundred words at least) or a smaller batch_size."
         )
     return data
+
+
+@functools.lru_cache(maxsize=4)
+def _splits(words: tuple[str, ...], names: str, seed: int, block_size: int, device: str) -> Splits:
+    """The splits of these very words, built once: a lesson, `train` and `load_run` each ask for them again
+    (the examples take a Python loop over 228,000 characters; keyed on the words themselves, never stale)."""
+    parts = split_words(words, seed)
+    tensors = [t.to(device) for w in parts for t in build_dataset(w, block_size)]
+    return Splits(*tensors, parts, names, words_sha256(words))

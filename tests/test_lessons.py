@@ -29,10 +29,15 @@ def run_lessons(config: str) -> str:
 @pytest.mark.parametrize(
     "config, facts",
     [
-        ("batch_size=4096, steps=30", ["a batch of 4096, partners A", "one batch of 4096 against", "batches of 4096"]),
         (
-            "n_hidden=50, batch_size=64, steps=300",
-            ["averaged over the 50 neurons", "n_hidden=50, steps=300, batch_size=64"],
+            "n_hidden=50, batch_size=4096, steps=30",
+            [
+                "a batch of 4096, partners A",
+                "batches of 4096",
+                "n_hidden=50",
+                "one batch of 4096 against",
+                "averaged over the 50 neurons",
+            ],
         ),
         ("steps=0", ["never trained (0 steps)", "empty (the model stopped at once)"]),
         ("lr=50.0, steps=1100", ["these runs did not learn (cfg.lr=50.0", "(blew up", "this run blew up"]),
