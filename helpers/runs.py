@@ -1,18 +1,10 @@
 """A training run that knows what it is, saved as a record that is never overwritten.
 
 Introduced in 03_manual_backprop_training: `train` returns a Run, `save_run(run)` writes it to
-artifacts/runs/run-NNN.pt, a new file every time (each about 50 kB), so no model is ever lost. Lesson 04
-adds the calibrated batch-norm statistics to the run it loads (`save_calibration`), lessons 05 and 06 read
-it. `load_run()` reads the newest run; `restore_run("run-001")` makes an earlier one the newest again.
-
-A saved run is a plain `torch.save` of a dict, loadable with nothing but torch:
-
-    rec = torch.load("artifacts/runs/run-001.pt", weights_only=True)
-    rec["params"]    # {'C', 'W1', 'b1', 'W2', 'b2', 'bngain', 'bnbias'}: tensors
-    rec["bn"]        # {'mean', 'var'} once lesson 04 calibrated it, else None
-    rec["config"]    # the Config that trained it (without the device): Config(**rec["config"])
-    rec["data"]      # {'names': the word list, 'sha256': of its words, 'words': how many}
-    rec["training"]  # {'steps_done', 'interrupted', 'blew_up', 'backward': which function trained it, 'seconds'}
+artifacts/runs/run-NNN.pt, a new file every time (about 50 kB), so no model is ever lost. Lesson 04 adds the
+calibrated batch-norm statistics to that run's file (`save_calibration`); lessons 05 and 06 read it.
+`load_run()` reads the newest run; `restore_run("run-001")` makes an earlier one the newest again. A saved run
+is a plain `torch.save` of a dict (params, bn, config, data, training): docs/runs.md.
 """
 
 from __future__ import annotations

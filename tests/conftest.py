@@ -2,6 +2,7 @@
 never reaches the network. `names` puts the real names.txt there (read only), `words` a small word list."""
 
 import contextlib
+import importlib.util
 import io
 import os
 import urllib.request
@@ -71,6 +72,13 @@ def words(home) -> Path:
     """WORDS as words.txt in this test's home: what TINY trains on."""
     (home / "words.txt").write_text("\n".join(WORDS) + "\n")
     return home / "words.txt"
+
+
+def script(name: str):
+    """tools/<name>.py, loaded as a module: tools/ is a folder of scripts, not a package."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    spec.loader.exec_module(module := importlib.util.module_from_spec(spec))
+    return module
 
 
 def lesson_cells(name: str, folder: str = "notebooks") -> list:

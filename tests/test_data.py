@@ -3,7 +3,6 @@ input is refused with its type and the fact that matters (the line and character
 
 import dataclasses
 import hashlib
-import importlib.util
 import io
 import math
 import os
@@ -12,14 +11,12 @@ import urllib.request
 
 import pytest
 import torch
-from conftest import WORDS
+from conftest import WORDS, script
 
 from helpers import Config, DataError, build_dataset, itos, load_splits, load_words, make_generator, stoi
-from helpers.config import ROOT, RULES
+from helpers.config import RULES
 
-_spec = importlib.util.spec_from_file_location("fetch_names", ROOT / "tools" / "fetch_names.py")
-fetch = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fetch)
+fetch = script("fetch_names")
 
 
 def sha(data: bytes) -> str:

@@ -11,17 +11,16 @@ import contextlib
 import dataclasses
 import io
 import re
-import runpy
 import signal
 import warnings
 
 import torch
-from conftest import TINY, WORDS
+from conftest import TINY, WORDS, script
 
 import helpers as h
 from helpers.reference import expect_close
 
-fetch = runpy.run_path(str(h.config.ROOT / "tools" / "fetch_names.py"))["fetch_names"]
+fetch = script("fetch_names").fetch_names
 
 
 def quoted(doc: str) -> list[str]:

@@ -3,7 +3,6 @@ owns, so a learner's answers never fail `make test`); the notebooks run untouche
 typical mistake, made by editing a solution, gets the hint that names its real cause (issue #18)."""
 
 import dataclasses
-import importlib.util
 import json
 import linecache
 import os
@@ -12,16 +11,14 @@ import sys
 import nbformat
 import pytest
 import torch
-from conftest import REAL, run_cells
+from conftest import REAL, run_cells, script
 from nbclient import NotebookClient
 
 from helpers import Config, manual_backward, train
 from helpers.config import ROOT
 from helpers.exercises import EXERCISES, Exercises
 
-_spec = importlib.util.spec_from_file_location("make_exercises", ROOT / "tools" / "make_exercises.py")
-gen = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gen)
+gen = script("make_exercises")
 NB02, NB03 = gen.SOURCES
 needs_data = pytest.mark.skipif(REAL is None, reason="needs the real names.txt: run `make setup`")
 

@@ -123,9 +123,9 @@ for attempt in attempts:
 LOOP = "for p, grad in zip(params.values(), grads):\n            p.data += -lr * grad"  # the lecture's update
 
 
-def build_class(folder: Path, outside: Path) -> None:
-    """The synthetic class: 22 submissions in `folder` (one in a subfolder, two saved without cell ids, as Colab
-    does); `outside` holds the teacher's files."""
+def submissions(folder: Path, outside: Path) -> dict:
+    """The class's notebooks by name: the lecture's answers, other correct forms, one wrong gradient per exercise,
+    and each bad case (`outside` holds the teacher's files)."""
     forms03 = {
         "4": swap("return {", "return [dC, dW1, db1, dW2, db2, dbngain, dbnbias]  # "),  # the lecture's list
         "4b": swap("for k, p in params.items():\n            p.data += -lr * grads[k]", LOOP),
@@ -173,7 +173,13 @@ def build_class(folder: Path, outside: Path) -> None:
         "03-wrong-4": notebook(NB03, **{"4": swap("(1.0 - h**2)", "(1.0 - cache['hpreact'] ** 2)")}),
         "03-wrong-4b": notebook(NB03, **{"4b": swap("lossi.append(loss.log10().item())", "lossi.append(loss.item())")}),
     }
-    for name, nb in (class02 | class03).items():
+    return class02 | class03
+
+
+def build_class(folder: Path, outside: Path) -> None:
+    """The synthetic class: 22 submissions in `folder` (one in a subfolder, two saved without cell ids, as Colab
+    does), and what else a teacher's folder holds."""
+    for name, nb in submissions(folder, outside).items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, folder / f"{name}.ipynb")
     text = (folder / "alice" / "02-lecture.ipynb").read_text()

@@ -3,7 +3,6 @@ paths, no line too long for the page), portable yet strict (a wrong gradient sti
 source of pins for every way to install."""
 
 import dataclasses
-import importlib.util
 import json
 import re
 import subprocess
@@ -13,15 +12,13 @@ import tomllib
 import nbclient
 import nbformat
 import pytest
-from conftest import TINY, lesson_cells
+from conftest import TINY, lesson_cells, script
 from packaging.requirements import Requirement
 from packaging.version import Version
 
 from helpers.config import ROOT
 
-_spec = importlib.util.spec_from_file_location("lab_format", ROOT / "tools" / "lab_format.py")
-lab = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(lab)
+lab = script("lab_format")
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 

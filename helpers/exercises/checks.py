@@ -19,6 +19,7 @@ import torch
 
 from ..gradcheck import ATOL, RTOL
 from ..model import PARAM_NAMES
+from ..train import train
 from .catalogue import EXERCISES, Exercise
 from .hints import STAGES, Ref, diagnose, shape_hint, where_wrong
 
@@ -135,8 +136,6 @@ class Exercises:
     def check_loop(self, params: dict, lossi: list, cfg, steps: int = 1000) -> list[Feedback]:
         """Exercise 4b: after your loop, `params` must be what `steps` steps of helpers.train give (up to float32
         rounding), and `lossi` its log10 losses, one per step."""
-        from ..train import train  # note: what 4b is checked against; nothing else here needs it
-
         ex, fb = self.exercises["4b"], functools.partial(self._feedback, "4b")
         if not lossi or not isinstance(params, dict):
             return self._show(ex, [fb(k, None, NOT_ATTEMPTED, SAY["loop_empty"]) for k in ex.grads])
