@@ -81,8 +81,8 @@ def script(name: str):
     return module
 
 
-def lesson_cells(name: str, folder: str = "notebooks") -> list:
-    return [c for c in nbformat.read(ROOT / folder / name, as_version=4).cells if c.cell_type == "code"]
+def lesson_cells(name: str) -> list:
+    return [c for c in nbformat.read(ROOT / "notebooks" / name, as_version=4).cells if c.cell_type == "code"]
 
 
 def lesson_namespace(name: str, upto: str, home: Path, edit=lambda src: src) -> dict:

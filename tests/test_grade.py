@@ -3,6 +3,7 @@ other correct forms, one wrong gradient per exercise, and every bad case the gra
 row it should; the repository, and the files outside the class's folder, are byte-identical afterwards."""
 
 import csv
+import functools
 import hashlib
 import os
 import re
@@ -13,10 +14,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import REAL
+from conftest import REAL, script
 
 from helpers.config import ROOT
 from helpers.exercises import EXERCISES
+
+gen = script("make_exercises")
 
 NB02, NB03 = "02_gradient_verification.ipynb", "03_manual_backprop_training.ipynb"
 # the time limit per notebook (the endless loop's row), lesson 03's run cut short, and the notebooks graded side by
@@ -29,9 +32,15 @@ def tags(cell) -> list[str]:
     return cell.get("metadata", {}).get("tags", [])
 
 
+@functools.cache
+def template(name: str) -> str:
+    """exercises/<name> as the generator makes it (not the copy in exercises/, which may hold the learner's answers)."""
+    return gen.render(ROOT / "notebooks" / name)
+
+
 def blanks(name: str) -> dict[str, str]:
     """{exercise id: the id of its blank cell} in exercises/<name>."""
-    cells = nbformat.read(ROOT / "exercises" / name, as_version=4).cells
+    cells = nbformat.reads(template(name), as_version=4).cells
     ids = [e.id for e in EXERCISES.values() if e.lesson == name[:2]]
     return dict(zip(ids, [c.id for c in cells if "exercise" in tags(c)], strict=True))
 
@@ -39,7 +48,7 @@ def blanks(name: str) -> dict[str, str]:
 def notebook(name: str, fill: bool = True, after: dict | None = None, **edits):
     """exercises/<name>: its blanks filled with the lecture's answers (the lesson's solution cells), then the cell of
     each exercise in `edits` changed (a function of its source), and a new cell put after each cell in `after`."""
-    nb = nbformat.read(ROOT / "exercises" / name, as_version=4)
+    nb = nbformat.reads(template(name), as_version=4)
     answers = {c.id: c.source for c in nbformat.read(ROOT / "notebooks" / name, as_version=4).cells}
     ids = {cell: e for e, cell in blanks(name).items()}
     for c in nb.cells:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 import torch
+from make_exercises import render  # tools/, beside this script
 from nbclient import NotebookClient
 
 from helpers.config import ROOT, home, write_file
@@ -93,7 +94,8 @@ def in_kernel():
 def prepare(lesson: str, base: Path) -> dict:
     """From the trusted exercise notebook: its cells (by id, and by text), each exercise's blank and check cell, its
     full run. From the trusted lesson, run here up to its map (02) or check set-up (03): the checks' reference."""
-    cells = nbformat.read(ROOT / "exercises" / NOTEBOOKS[lesson], as_version=4).cells
+    # note: as the generator makes it; the teacher's own exercises/ may hold answers
+    cells = nbformat.reads(render(ROOT / "notebooks" / NOTEBOOKS[lesson]), as_version=4).cells
     blanks = [(i, c.id) for i, c in enumerate(cells) if "exercise" in c.metadata.get("tags", [])]
     checks = [next(d.id for d in cells[i:] if "check" in d.metadata.get("tags", [])) for i, _ in blanks]
     ex = list(zip([e for e in EXERCISES.values() if e.lesson == lesson], [b for _, b in blanks], checks, strict=True))
