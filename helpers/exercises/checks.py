@@ -24,12 +24,7 @@ from .catalogue import EXERCISES, Exercise
 from .hints import STAGES, Ref, diagnose, shape_hint, where_wrong
 
 NOT_ATTEMPTED, ERROR, WRONG_TYPE, WRONG_SHAPE = "not attempted yet", "error", "wrong type", "wrong shape"
-WRONG_VALUES, APPROXIMATE, EXACT, NOT_CHECKED = (
-    "wrong values",
-    "approximately right",
-    "exactly right",
-    "not checked yet",
-)
+WRONG_VALUES, APPROXIMATE, EXACT, NOT_CHECKED = "wrong values", "approximately right", "exactly right", "not checked yet"
 MARKS = {NOT_ATTEMPTED: "·", APPROXIMATE: "≈", EXACT: "✓", NOT_CHECKED: " "}  # the others: ✗
 SAY = {  # what the checks say, besides the hints of .hints
     "blank": "`d{name}` is still `{got}`: replace it with your gradient",

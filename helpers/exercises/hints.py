@@ -9,6 +9,8 @@ ask first whether a gradient this one starts from is wrong already, or whether t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
@@ -22,19 +24,20 @@ def close(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.shape == b.shape and bool((a - b).abs().max() <= MATCH_TOL * b.abs().max() + 1e-12)
 
 
+@dataclass
 class Ref:
     """The forward pass's tensors (`v`), autograd's gradients of them (`g`), and its arrows (`edges`)."""
 
-    def __init__(self, tensors: dict, grads: dict, Xb: torch.Tensor, Yb: torch.Tensor, edges=(), params=None):
-        self.t, self.grads, self.edges, self.params, self.Xb, self.Yb, self.n = (
-            tensors,
-            grads,
-            edges,
-            params,
-            Xb,
-            Yb,
-            len(Xb),
-        )
+    t: dict
+    grads: dict
+    Xb: torch.Tensor
+    Yb: torch.Tensor
+    edges: tuple = ()
+    params: dict | None = None  # exercise 4: the parameters, to carry a wrong gradient back to them
+
+    @property
+    def n(self) -> int:
+        return len(self.Xb)
 
     @classmethod
     def of_graph(cls, graph, Xb: torch.Tensor, Yb: torch.Tensor) -> Ref:
