@@ -27,14 +27,13 @@ from pathlib import Path
 
 import nbformat
 import torch
-from make_exercises import render  # tools/, beside this script
+from make_exercises import SOURCES, render  # tools/, beside this script
 from nbclient import NotebookClient
 
 from helpers.config import ROOT, home, write_file
 from helpers.exercises import EXERCISES, Exercises, Feedback
 from helpers.exercises.checks import ERROR, NOT_ATTEMPTED
 
-NOTEBOOKS = {"02": "02_gradient_verification.ipynb", "03": "03_manual_backprop_training.ipynb"}
 COLUMNS = ["submission", "lesson", *EXERCISES, "right", "first wrong step", "seconds", "error", "note"]
 OPTIONS = dict(kernel_name="backprop-ninja", allow_errors=True, shutdown_kernel="immediate")  # the project's kernel
 LIMIT_MB, PRINTING = 5, threading.Lock()  # what one notebook may print; the checks print, one at a time
@@ -91,21 +90,21 @@ def in_kernel():
     return snap
 
 
-def prepare(lesson: str, base: Path) -> dict:
+def prepare(name: str, base: Path) -> dict:
     """From the trusted exercise notebook: its cells (by id, and by text), each exercise's blank and check cell, its
     full run. From the trusted lesson, run here up to its map (02) or check set-up (03): the checks' reference."""
     # note: as the generator makes it; the teacher's own exercises/ may hold answers
-    cells = nbformat.reads(render(ROOT / "notebooks" / NOTEBOOKS[lesson]), as_version=4).cells
+    cells, lesson = nbformat.reads(render(ROOT / "notebooks" / name), as_version=4).cells, name[:2]
     blanks = [(i, c.id) for i, c in enumerate(cells) if "exercise" in c.metadata.get("tags", [])]
     checks = [next(d.id for d in cells[i:] if "check" in d.metadata.get("tags", [])) for i, _ in blanks]
     ex = list(zip([e for e in EXERCISES.values() if e.lesson == lesson], [b for _, b in blanks], checks, strict=True))
     run = [c.id for c in cells if "fallback" in c.metadata.get("tags", [])]
     plan = {"ids": {c.id for c in cells}, "text": {c.source.strip(): c.id for c in cells}, "exercises": ex, "run": run}
-    cells = nbformat.read(ROOT / "notebooks" / NOTEBOOKS[lesson], as_version=4).cells
+    cells = nbformat.read(ROOT / "notebooks" / name, as_version=4).cells
     upto = [c.id for c in cells].index({"02": "map", "03": "check-setup"}[lesson]) + 1
     code, ns = "\n".join(c.source for c in cells[:upto] if c.cell_type == "code" and not c.metadata.get("tags")), {}
     with contextlib.redirect_stdout(io.StringIO()):
-        exec(compile(code, f"notebooks/{NOTEBOOKS[lesson]}", "exec"), ns)
+        exec(compile(code, f"notebooks/{name}", "exec"), ns)
     if lesson == "03":  # the learner's backward gets copies of the batch, without autograd's .grad
         torch.save([{k: v.detach() for k, v in ns[d].items()} for d in ("params", "cache")], base / "reference.pt")
     return plan | {"args": (ns["graph"], ns["Xb"], ns["Yb"]) if lesson == "02" else (), "ns": ns}
@@ -252,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:  # what every notebook's folder starts with
         base, t0 = Path(shutil.copy(names, tmp)).parent, time.monotonic()
         os.environ.update(NINJA_HOME=tmp, MPLBACKEND="Agg")
-        plan = {lesson: prepare(lesson, base) for lesson in NOTEBOOKS}
+        plan = {name[:2]: prepare(name, base) for name in SOURCES}
         with ThreadPoolExecutor(args.jobs) as pool:
             rows = list(pool.map(grade, subs))
     report(rows, folder, time.monotonic() - t0)
