@@ -14,7 +14,7 @@ import nbformat
 import pytest
 import torch
 
-from helpers import Config
+from helpers import Config, train
 from helpers.config import ROOT
 from helpers.config import home as ninja_home
 from helpers.names import NAMES_SHA256, sha256_file
@@ -65,6 +65,20 @@ def names(home) -> Path:
         pytest.skip("needs the real names.txt: run `make setup` (or set MAKEMORE_NAMES)")
     (home / "names.txt").symlink_to(REAL)
     return home / "names.txt"
+
+
+def real_home(tmp_path_factory) -> Path:
+    """A home with the real names.txt, for a fixture wider than one test (where `names` can't be used)."""
+    if REAL is None:
+        pytest.skip("needs the real names.txt: run `make setup` (or set MAKEMORE_NAMES)")
+    home = tmp_path_factory.mktemp("home")
+    (home / "names.txt").symlink_to(REAL)
+    return home
+
+
+def quiet(cfg=TINY, **kw):
+    """train() without its progress line and log: what a test trains."""
+    return train(cfg, progress=False, log_every=0, **kw)
 
 
 @pytest.fixture

@@ -5,22 +5,20 @@ typical mistake, made by editing a solution, gets the hint that names its real c
 import dataclasses
 import json
 import linecache
-import os
 import sys
 
 import nbformat
 import pytest
 import torch
-from conftest import REAL, run_cells, script
+from conftest import lesson_namespace, quiet, real_home, script
 from nbclient import NotebookClient
 
-from helpers import Config, manual_backward, train
+from helpers import Config, manual_backward
 from helpers.config import ROOT
 from helpers.exercises import EXERCISES, Exercises
 
 gen = script("make_exercises")
 NB02, NB03 = gen.SOURCES
-needs_data = pytest.mark.skipif(REAL is None, reason="needs the real names.txt: run `make setup`")
 
 
 def solutions(name: str) -> dict[str, str]:
@@ -120,17 +118,7 @@ def test_the_lessons_answers_pass_every_check(name, tmp_path, monkeypatch, names
 @pytest.fixture(scope="module")
 def ns02(tmp_path_factory):
     """Lesson 02 up to its map, then every solution: the learner's namespace, and its checks."""
-    if REAL is None:
-        pytest.skip("needs the real names.txt")
-    home = tmp_path_factory.mktemp("home")
-    (home / "names.txt").symlink_to(REAL)
-    os.environ["NINJA_HOME"], old = str(home), os.environ.get("NINJA_HOME")
-    try:
-        cells = nbformat.read(ROOT / "notebooks" / NB02, as_version=4).cells
-        upto = [c.id for c in cells].index("map")
-        ns, _ = run_cells([c for c in cells[: upto + 1] if c.cell_type == "code"])
-    finally:
-        os.environ.pop("NINJA_HOME") if old is None else os.environ.update(NINJA_HOME=old)
+    ns = lesson_namespace(NB02, "map", real_home(tmp_path_factory))
     for e in ("1a", "1b", "1c", "1d", "2", "3"):
         exec(solution(e), ns)
     return ns
@@ -260,14 +248,13 @@ def test_exercise_4_names_the_first_wrong_step_everywhere(ns03, capsys):
     assert check4(ns03, lambda p, c: [1, 2])["C"].status == "wrong type"
 
 
-@needs_data
 def test_exercise_4b_checks_the_loop_and_what_it_records(names):
     ex, cfg = Exercises("03"), Config(steps=100)
-    run = train(dataclasses.replace(cfg, steps=100), backward=manual_backward, progress=False, log_every=0)
+    run = quiet(dataclasses.replace(cfg, steps=100), backward=manual_backward)
     loss = [10**x for x in run.lossi]
     assert [fb.passed for fb in ex.check_loop(run.params, run.lossi, cfg, steps=100)] == [True, True]
     fb = ex.check_loop(run.params, loss, cfg, steps=100)[1]  # issue #18: lossi.append(loss.item())
     assert not fb.passed and "log10" in fb.hint
-    wrong = train(dataclasses.replace(cfg, steps=100, lr=0.01), progress=False, log_every=0)
+    wrong = quiet(dataclasses.replace(cfg, steps=100, lr=0.01))
     assert not ex.check_loop(wrong.params, wrong.lossi, cfg, steps=100)[0].passed
     assert ex.check_loop({}, [], cfg)[0].status == "not attempted yet"

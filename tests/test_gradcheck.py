@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from conftest import REAL, lesson_namespace
+from conftest import lesson_namespace, real_home
 
 from helpers import PARAM_NAMES, cmp
 from helpers.gradcheck import ATOL, RTOL
@@ -16,10 +16,7 @@ SMALL = "Config(block_size=2, n_embd=3, n_hidden=6)"
 @pytest.fixture(scope="module")
 def lesson(tmp_path_factory):
     """Lesson 02 up to its error curve, with a small model: its fd_check, error_curve, params64 and grads64."""
-    if REAL is None:
-        pytest.skip("needs the real names.txt: run `make setup`")
-    home = tmp_path_factory.mktemp("home")
-    (home / "names.txt").symlink_to(REAL)
+    home = real_home(tmp_path_factory)
     return lesson_namespace("02_gradient_verification.ipynb", "fd-v", home, lambda s: s.replace("Config()", SMALL))
 
 

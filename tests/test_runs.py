@@ -8,7 +8,7 @@ import signal
 
 import pytest
 import torch
-from conftest import TINY
+from conftest import TINY, quiet
 
 from helpers import (
     PARAM_NAMES,
@@ -20,12 +20,7 @@ from helpers import (
     restore_run,
     save_calibration,
     save_run,
-    train,
 )
-
-
-def quiet(cfg=TINY, **kw):
-    return train(cfg, progress=False, log_every=0, **kw)
 
 
 def files(home):
@@ -63,7 +58,7 @@ def test_an_interrupted_run_never_replaces_the_one_before(words, home):
             signal.raise_signal(signal.SIGINT)
         return manual_backward(params, cache)
 
-    cut = train(TINY, backward=ctrl_c, progress=False, log_every=0)
+    cut = quiet(backward=ctrl_c)
     before = (home / "artifacts/runs/run-001.pt").read_bytes()
     save_run(cut)
     assert files(home) == ["run-001.pt", "run-002.pt"] and (home / "artifacts/runs/run-001.pt").read_bytes() == before

@@ -8,7 +8,7 @@ import time
 
 import pytest
 import torch
-from conftest import TINY
+from conftest import TINY, quiet
 
 from helpers import (
     PARAM_NAMES,
@@ -20,10 +20,6 @@ from helpers import (
     manual_backward,
     train,
 )
-
-
-def quiet(cfg=TINY, **kw):
-    return train(cfg, progress=False, log_every=0, **kw)
 
 
 def test_train_is_the_lecture_loop(words):
@@ -108,7 +104,7 @@ def test_a_slow_backward_gets_an_estimate_up_front(words, capsys):
         calls.append(1)
         return manual_backward(params, cache)
 
-    train(dataclasses.replace(TINY, steps=200_000), backward=slow, progress=False, log_every=0)
+    quiet(dataclasses.replace(TINY, steps=200_000), backward=slow)
     out = capsys.readouterr().out
     assert "times as long as the forward pass" in out and "index_add_" in out
     quiet(dataclasses.replace(TINY, steps=1200))
