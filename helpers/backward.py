@@ -1,4 +1,4 @@
-"""The hand-written backward pass: the lecture's exercise 4, line by line (lesson 03's solution).
+"""The hand-written backward pass: the lecture's exercise 4, line by line but for dC (lesson 03's solution).
 
 Introduced in 02_gradient_verification (where each formula is derived) and used by 03: `train` runs it
 unless you give it yours. No autograd: run it under torch.no_grad(). n is the number of examples in the
