@@ -22,13 +22,12 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cf
 OTHER_ROUNDING := ATEN_CPU_CAPABILITY=default
 # make test works in folders of its own (NINJA_HOME: names.txt and artifacts/), never in yours
 TEST_HOME := $(CURDIR)/.test
-NAMES_SHA256 := 0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d
 
-.PHONY: help setup python-version data lab run test unit nbval bench clean lock exercises check-wheels lint grade \
+.PHONY: help setup python-version lab run test unit nbval bench clean lock exercises check-wheels lint grade \
 	test-home test-unit test-native test-default
 
 help:
-	@echo "make setup  - virtual environment (.venv), pinned packages, Jupyter kernel, verified names.txt"
+	@echo "make setup  - virtual environment (.venv), pinned packages, Jupyter kernel"
 	@echo "              (PYTHON=python3.12 picks the Python; CPU_TORCH=1 takes torch from PyTorch's CPU-only index)"
 	@echo "make lab    - JupyterLab on the lessons (notebooks/) and exercises (exercises/), with the project's kernel"
 	@echo "make run    - execute every lesson in order, outputs saved in the notebooks"
@@ -40,9 +39,9 @@ help:
 	@echo "make bench  - time one training step five ways (the lecture's loop, autograd, lesson 03's, fused, GPU if any)"
 	@echo "make grade SUBMISSIONS=folder - grade a class's exercise notebooks: a table, also as CSV and Markdown"
 	@echo "make exercises - regenerate exercises/ (blanks + feedback checks) from the lessons' tagged cells (FORCE=1 overwrites your work)"
-	@echo "make clean  - remove what the project made (the environment, names.txt, .test/, saved runs); keeps your files"
+	@echo "make clean  - remove what the project made (the environment, .test/, saved runs); keeps your files"
 
-setup: $(STAMP) data
+setup: $(STAMP)
 
 # the Python that makes the environment must be one the pins have wheels for
 python-version:
@@ -58,10 +57,6 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (backprop-ninja)" >/dev/null
 	@touch $@
-
-# names.txt: from $$MAKEMORE_NAMES if set, else downloaded; always checked against its SHA-256
-data: $(STAMP)
-	@$(PY) tools/fetch_names.py
 
 # served from the top of the repository (notebooks/ and exercises/ both in the file browser), lesson 01 open;
 # as root (Docker, many cloud notebooks) Jupyter refuses to start without --allow-root
@@ -79,16 +74,15 @@ unit: $(STAMP)
 nbval: test-home
 	NINJA_HOME=$(TEST_HOME)/native $(PYTEST) $(NBVAL) notebooks/
 
-# three jobs side by side (and the lint beside them), each in a fresh folder with its own verified copy of
-# names.txt (copied, not downloaded, when the repository's is good); -O prints each job's output whole when it
-# ends, so a failure names its lesson and cell
+# three jobs side by side (and the lint beside them), each in a fresh folder with its own copy of the repository's
+# names.txt (the lessons and the tests check its SHA-256); -O prints each job's output whole when it ends, so a
+# failure names its lesson and cell
 test: test-home
 	$(MAKE) --no-print-directory -j3 -O lint test-unit test-native test-default
 
 test-home: $(STAMP)
 	@rm -rf $(TEST_HOME)
-	@NINJA_HOME=$(TEST_HOME)/unit $(PY) tools/fetch_names.py >/dev/null
-	@for d in native default; do mkdir -p $(TEST_HOME)/$$d && cp $(TEST_HOME)/unit/names.txt $(TEST_HOME)/$$d/; done
+	@for d in unit native default; do mkdir -p $(TEST_HOME)/$$d && cp names.txt $(TEST_HOME)/$$d/; done
 
 test-unit:
 	NINJA_HOME=$(TEST_HOME)/unit $(PYTEST) -q tests
@@ -129,12 +123,9 @@ lock: $(STAMP)
 check-wheels:
 	tools/check_wheels.sh $(PY_MIN) 3.12 3.13 $(PY_MAX)
 
-# only what the project made: a names.txt that is not the data set, and any other file in artifacts/, are yours
+# only what the project made: any other file in artifacts/ is yours, and names.txt is the repository's
 clean:
 	@for f in artifacts/runs/run-*.pt; do if [ -f "$$f" ]; then rm "$$f" && echo "removed $$f"; fi; done
 	@rmdir artifacts/runs artifacts 2>/dev/null || true
-	@if [ -f names.txt ] && $(PYTHON) -c 'import hashlib, sys; \
-		sys.exit(hashlib.sha256(open("names.txt", "rb").read()).hexdigest() != "$(NAMES_SHA256)")'; then \
-		rm names.txt && echo "removed names.txt"; fi
 	@for d in $(VENV) .test .pytest_cache; do if [ -e "$$d" ]; then rm -rf "$$d" && echo "removed $$d/"; fi; done
 	@find . -name __pycache__ -prune -exec rm -rf {} +

@@ -262,11 +262,8 @@ def main(argv=None) -> int:
     p.add_argument("--json", metavar="PATH", help="also write the figures and the machine as JSON")
     args = p.parse_args(argv)
     variants = list(dict.fromkeys(args.variants.split(",") + (["compiled"] if args.compile else [])))
-    cfg = Config()  # names.txt from home(): the repository's top, or $NINJA_HOME; if it isn't there, $MAKEMORE_NAMES
-    if not cfg.names_path.is_file() and os.environ.get("MAKEMORE_NAMES"):
-        cfg = Config(names=os.path.abspath(os.environ["MAKEMORE_NAMES"]))  # note: an absolute path is taken as is
-    try:
-        out = run_bench(cfg, args.steps, args.reps, args.warmup, [v for v in variants if v])
+    try:  # names.txt from home(): the repository's top, or $NINJA_HOME
+        out = run_bench(Config(), args.steps, args.reps, args.warmup, [v for v in variants if v])
     except ValueError as e:
         p.error(str(e))
     print(table(out))

@@ -3,7 +3,7 @@
 #   1. tests/test_bench.py, whose CUDA test checks that the fused step on device="cuda" computes what helpers
 #      computes on the CPU (float64, 1e-12), and that the `cuda` variant agrees with the CPU's `fused` step by step
 #   2. bench/bench_step.py with every variant (lecture, autograd, lesson, fused, cuda), figures in $OUT/bench_gpu.json
-# It needs a python3 whose torch sees the GPU, and names.txt (./names.txt, $MAKEMORE_NAMES or shared/names.txt).
+# It needs a python3 whose torch sees the GPU, with pytest and tqdm (installed here if missing and pip can reach PyPI).
 # helpers is imported from this checkout (PYTHONPATH): it need not be pip-installed. About a minute.
 set -uo pipefail
 OUT="${OUT:-bench}"
@@ -15,16 +15,11 @@ if ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1
     echo "gpu_check: $PY has no torch that sees a CUDA GPU; nothing to check" >&2
     exit 2
 fi
-# the test needs pytest; helpers needs torch alone for what the benchmark imports
-if ! "$PY" -c "import pytest" 2>/dev/null; then
-    echo "gpu_check: installing pytest"
-    timeout 60 "$PY" -m pip install --quiet --retries 0 --timeout 10 pytest || echo "gpu_check: could not install pytest" >&2
-fi
-# names.txt is git-ignored, so it may not have come with the checkout
-if [ ! -f names.txt ] && [ -z "${MAKEMORE_NAMES:-}" ]; then
-    for f in shared/names.txt ../shared/names.txt; do
-        if [ -f "$f" ]; then export MAKEMORE_NAMES="$PWD/$f"; break; fi
-    done
+# the test needs pytest; helpers needs torch and tqdm for what the benchmark imports
+if ! "$PY" -c "import pytest, tqdm" 2>/dev/null; then
+    echo "gpu_check: installing pytest and tqdm"
+    timeout 60 "$PY" -m pip install --quiet --retries 0 --timeout 10 pytest tqdm ||
+        echo "gpu_check: could not install pytest and tqdm" >&2
 fi
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/nvidia_smi.csv" 2>&1 || true

@@ -1,7 +1,7 @@
 """names.txt, pinned by its checksum, read into a clean list of words.
 
-Introduced in 01_data. `make setup` runs tools/fetch_names.py, which puts a verified copy at the top of
-the repository: from the file named by MAKEMORE_NAMES when that is set, else by downloading it.
+Introduced in 01_data. names.txt comes with the repository, byte for byte the file of karpathy/makemore;
+lesson 01 and the tests check it against NAMES_SHA256.
 """
 
 from __future__ import annotations
@@ -33,11 +33,12 @@ def load_words(path: str | os.PathLike = "names.txt") -> list[str]:
     (digits, accents, spaces or '.' inside a word) is an error that names the line and the character.
     """
     given, path = path, home() / path
-    relative = (
-        "" if Path(given).is_absolute() else f" ({given} counts from the top of the repository, not the notebook)"
-    )
     if not path.is_file():
-        fix = "run `make setup` to fetch and verify it" if path == home() / "names.txt" else "check the path" + relative
+        if path == home() / "names.txt":
+            fix = "it comes with the repository: `git checkout names.txt` brings it back"
+        else:
+            relative = not Path(given).is_absolute()
+            fix = "check the path" + (f" ({given} counts from the top of the repository, not the notebook)" * relative)
         raise DataError(f"Word list {show_path(path)} {'is a folder' if path.exists() else 'not found'}: {fix}.")
     try:
         raw = path.read_bytes()

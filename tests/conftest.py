@@ -16,20 +16,14 @@ import torch
 
 from helpers import Config, train
 from helpers.config import ROOT
-from helpers.config import home as ninja_home
 from helpers.names import NAMES_SHA256, sha256_file
 
 matplotlib.use("Agg")
 torch.set_num_threads(1)  # as the lessons do: the same numbers every run
 
-# the real data set, wherever make setup, make test or CI put it (tests only ever read it)
-REAL = next(
-    (
-        Path(p).resolve()
-        for p in (ninja_home() / "names.txt", ROOT / "names.txt", os.environ.get("MAKEMORE_NAMES"))
-        if p and Path(p).is_file() and sha256_file(p) == NAMES_SHA256
-    ),
-    None,
+# the real data set, as the repository holds it (tests only ever read it); None if it has been changed
+REAL = (
+    ROOT / "names.txt" if (ROOT / "names.txt").is_file() and sha256_file(ROOT / "names.txt") == NAMES_SHA256 else None
 )
 _g = torch.Generator().manual_seed(0)
 # 400 made-up words of 2 to 8 letters: enough for batches of 8 in every split
@@ -42,11 +36,10 @@ TINY = Config(n_embd=4, n_hidden=16, steps=40, batch_size=8, names="words.txt") 
 
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch) -> Path:
-    """This test's NINJA_HOME: names.txt and artifacts/ live here. No MAKEMORE_NAMES, no network."""
+    """This test's NINJA_HOME: names.txt and artifacts/ live here. No network."""
     path = tmp_path / "home"
     path.mkdir()
     monkeypatch.setenv("NINJA_HOME", str(path))
-    monkeypatch.delenv("MAKEMORE_NAMES", raising=False)
 
     def offline(url, *args, **kwargs):
         if not str(getattr(url, "full_url", url)).startswith("file:"):
@@ -62,7 +55,7 @@ def home(tmp_path, monkeypatch) -> Path:
 def names(home) -> Path:
     """The real names.txt in this test's home (a link: tests only read it); the test skips without it."""
     if REAL is None:
-        pytest.skip("needs the real names.txt: run `make setup` (or set MAKEMORE_NAMES)")
+        pytest.skip("needs the real names.txt: `git checkout names.txt`")
     (home / "names.txt").symlink_to(REAL)
     return home / "names.txt"
 
@@ -70,7 +63,7 @@ def names(home) -> Path:
 def real_home(tmp_path_factory) -> Path:
     """A home with the real names.txt, for a fixture wider than one test (where `names` can't be used)."""
     if REAL is None:
-        pytest.skip("needs the real names.txt: run `make setup` (or set MAKEMORE_NAMES)")
+        pytest.skip("needs the real names.txt: `git checkout names.txt`")
     home = tmp_path_factory.mktemp("home")
     (home / "names.txt").symlink_to(REAL)
     return home

@@ -48,13 +48,12 @@ def test_the_step_computes_what_helpers_computes_in_float64(step, batch_size, n_
 
 @pytest.fixture
 def words(tmp_path, monkeypatch):
-    """NINJA_HOME in a temporary folder, holding a made-up word list that $MAKEMORE_NAMES names: no network."""
+    """NINJA_HOME in a temporary folder, holding a made-up word list as its names.txt."""
     monkeypatch.setenv("NINJA_HOME", str(tmp_path))
     g = torch.Generator().manual_seed(0)
     lengths = torch.randint(2, 9, (300,), generator=g).tolist()
     words = ["".join(chr(97 + i) for i in torch.randint(0, 26, (n,), generator=g).tolist()) for n in lengths]
-    (tmp_path / "words.txt").write_text("\n".join(words) + "\n")
-    monkeypatch.setenv("MAKEMORE_NAMES", str(tmp_path / "words.txt"))  # names.txt isn't there: the bench takes this
+    (tmp_path / "names.txt").write_text("\n".join(words) + "\n")
     return tmp_path
 
 
@@ -80,7 +79,7 @@ def test_a_variant_that_computes_something_else_fails_the_check(words, monkeypat
     monkeypatch.setattr(fused, "forward_backward", wrong)
     assert bench_step.main(["--steps", "5", "--reps", "1", "--warmup", "0", "--variants", "autograd,fused"]) == 1
     assert "FAILED" in capsys.readouterr().out
-    cfg = Config(batch_size=8, names="words.txt")
+    cfg = Config(batch_size=8)
     out = bench_step.run_bench(cfg, steps=5, reps=1, warmup=0, variants=("lesson", "fused"))
     assert not out["agreement"]["ok"] and out["agreement"]["max_abs_diff"]["fused"] > bench_step.TOL
     with pytest.raises(ValueError, match="variants must come from"):
@@ -90,5 +89,5 @@ def test_a_variant_that_computes_something_else_fails_the_check(words, monkeypat
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 def test_the_fused_step_on_cuda_computes_what_helpers_computes_on_the_cpu(words):
     test_the_step_computes_what_helpers_computes_in_float64(fused_step, 32, 200, 3, device="cuda")
-    out = bench_step.run_bench(Config(names="words.txt"), steps=20, reps=1, warmup=0, variants=("fused", "cuda"))
+    out = bench_step.run_bench(Config(), steps=20, reps=1, warmup=0, variants=("fused", "cuda"))
     assert out["variants"]["cuda"]["status"] == "ok" and out["agreement"]["ok"], out["agreement"]

@@ -1,26 +1,22 @@
-"""The data and the settings: names.txt obtained and verified, word lists read, Config's rules. Every bad
-input is refused with its type and the fact that matters (the line and character, the field, the file)."""
+"""The data and the settings: names.txt is the data set, word lists read, Config's rules. Every bad input is
+refused with its type and the fact that matters (the line and character, the field, the file)."""
 
 import dataclasses
-import hashlib
-import io
 import math
-import os
-import urllib.error
-import urllib.request
 
 import pytest
 import torch
-from conftest import WORDS, script
+from conftest import WORDS
 
 from helpers import Config, DataError, build_dataset, itos, load_splits, load_words, make_generator, stoi
-from helpers.config import RULES
+from helpers.config import ROOT, RULES
+from helpers.names import NAMES_SHA256, sha256_file
 
-fetch = script("fetch_names")
 
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def test_the_repository_holds_the_data_set_byte_for_byte():
+    """names.txt is makemore's file, committed as it is: no set-up step fetches it, no checkout converts its lines."""
+    assert sha256_file(ROOT / "names.txt") == NAMES_SHA256
+    assert "names.txt -text" in (ROOT / ".gitattributes").read_text().splitlines()
 
 
 def test_the_real_data_set(names):
@@ -33,45 +29,6 @@ def test_the_real_data_set(names):
     assert ["".join(itos[i] for i in x) + ">" + itos[y] for x, y in zip(X.tolist(), Y.tolist(), strict=True)] == [
         "...>e", "..e>m", ".em>m", "emm>a", "mma>."
     ]  # fmt: skip
-
-
-def test_make_setup_copies_verifies_and_never_loses_a_file(home, tmp_path):
-    good = (tmp_path / "good.txt").write_bytes(b"emma\nolivia\n") and tmp_path / "good.txt"
-    dest = home / "names.txt"
-    with pytest.raises(DataError, match="SHA-256"):  # not the data set: nothing is written
-        fetch.fetch_names(source=str(good), sha256=sha(b"other"))
-    assert not dest.exists()
-    dest.write_text("my\nown\nwords\n")  # a learner's own names.txt is moved aside, never overwritten
-    assert fetch.fetch_names(source=str(good), sha256=sha(good.read_bytes())) == dest
-    assert dest.read_bytes() == good.read_bytes() and [p.read_text() for p in home.glob("names.txt.*.bak")] == [
-        "my\nown\nwords\n"
-    ]
-    assert fetch.fetch_names(source=str(tmp_path / "gone.txt"), sha256=sha(good.read_bytes())) == dest  # kept as is
-
-
-@pytest.mark.parametrize(
-    "broken", [urllib.error.URLError("no network"), ConnectionResetError("reset"), TimeoutError("timed out")]
-)
-def test_a_failed_download_writes_nothing(home, monkeypatch, broken):
-    class Response(io.BytesIO):  # hands out some bytes, then the connection breaks
-        def read(self, n=-1):
-            if self.tell():
-                raise broken
-            return super().read(5)
-
-    monkeypatch.setattr(urllib.request, "urlopen", lambda url, *a, **k: Response(b"emma\nolivia\n"))
-    with pytest.raises(DataError, match=f"Could not download.*{type(broken).__name__}"):
-        fetch.fetch_names(url="https://example.invalid/names.txt", sha256=sha(b"emma\nolivia\n"))
-    assert os.listdir(home) == []
-
-
-def test_a_download_lands_in_place_and_bad_sources_are_named(home, tmp_path, monkeypatch, capsys):
-    remote = tmp_path / "remote.txt"
-    remote.write_bytes(b"emma\n")
-    assert fetch.fetch_names(url=remote.as_uri(), sha256=sha(b"emma\n")).read_bytes() == b"emma\n"
-    monkeypatch.setenv("MAKEMORE_NAMES", "../shared/no-such-names.txt")
-    assert fetch.main([str(tmp_path / "elsewhere.txt")]) == 1
-    assert "MAKEMORE_NAMES" in capsys.readouterr().err and not (tmp_path / "elsewhere.txt").exists()
 
 
 @pytest.mark.parametrize(
@@ -98,7 +55,7 @@ def test_harmless_differences_are_normalised(home):
 
 
 def test_paths_count_from_the_top_of_the_repository(home):
-    with pytest.raises(DataError, match="make setup"):
+    with pytest.raises(DataError, match="git checkout names.txt"):
         load_words()
     with pytest.raises(DataError, match=r"\.\./my_names\.txt counts from the top of the repository"):
         load_splits(Config(names="../my_names.txt"))

@@ -15,12 +15,10 @@ import signal
 import warnings
 
 import torch
-from conftest import TINY, WORDS, script
+from conftest import TINY, WORDS
 
 import helpers as h
 from helpers.reference import expect_close
-
-fetch = script("fetch_names").fetch_names
 
 
 def quoted(doc: str) -> list[str]:
@@ -45,7 +43,6 @@ def triggers(home, words, monkeypatch) -> list:
     files = {"zoe": "emma\nzoé\n".encode(), "latin1": b"emma\nzo\xe9\n", "utf16": "emma\n".encode("utf-16")}
     files |= {"blank": b"\n \n", "seven": "\n".join(WORDS[:7]).encode(), "mine": words.read_bytes()}
     [(home / f"{name}.txt").write_bytes(data) for name, data in files.items()]
-    monkeypatch.setitem(fetch.__globals__, "ROOT", home)  # no names.txt where the repository's is: it downloads
 
     def quiet(backward=h.manual_backward, **changes):
         return h.train(dataclasses.replace(TINY, **changes), backward=backward, progress=False, log_every=0)
@@ -61,9 +58,7 @@ def triggers(home, words, monkeypatch) -> list:
         h.load_words, lambda: h.load_words("nope.txt"), lambda: h.load_words("."), lambda: h.split_words("emma"),
         *(lambda f=f: h.load_words(f"{f}.txt") for f in ("zoe", "latin1", "utf16", "blank")),
         lambda: h.build_dataset(["emma", "st.john"]), lambda: h.load_splits(h.Config(names="seven.txt")),
-        lambda: fetch(source=str(home / "gone.txt")), lambda: fetch(url=(home / "gone.txt").as_uri()),
-        lambda: fetch(source=str(words)), lambda: fetch(home / "zoe.txt", str(words), sha256=h.sha256_file(words)),
-        lambda: fetch(home), lambda: h.save_calibration(quiet()),
+        lambda: h.save_calibration(quiet()),
         *(lambda kw=kw: h.Config(**dict([kw])) for kw in dict(n_hidden=0, steps=-1, lr=0, names="").items()),
         *(lambda kw=kw: h.Config(**dict([kw])) for kw in dict(batch_size=1, vocab_size=1, seed=-1, device="?").items()),
         lambda: quiet(lr=1e30), lambda: quiet(lr=50.0, steps=1100), lambda: quiet(lambda p, c: {}),

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import REAL, WORDS, lesson_cells, run_cells, script
+from conftest import WORDS, lesson_cells, run_cells, script
 
 from helpers import DataError, RunError, describe, load_run
 from helpers.config import ROOT
@@ -90,8 +90,7 @@ def test_make_clean_removes_only_what_the_project_made(tmp_path):
     out = subprocess.run(["make", "clean"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert "removed artifacts/runs/run-001.pt" in out and "removed .test/" in out
     assert sorted(p.name for p in (tmp_path / "artifacts").iterdir()) == ["my_backup.pt", "notes.txt"]
-    assert (tmp_path / "names.txt").read_text() == "my own words\n"  # not the data set: the learner's
-    if REAL is not None:
-        shutil.copy(REAL, tmp_path / "names.txt")
-        subprocess.run(["make", "clean"], cwd=tmp_path, capture_output=True, check=True)
-        assert not (tmp_path / "names.txt").exists()
+    assert (tmp_path / "names.txt").read_text() == "my own words\n"  # the repository's file, changed: the learner's
+    shutil.copy(ROOT / "names.txt", tmp_path / "names.txt")
+    subprocess.run(["make", "clean"], cwd=tmp_path, capture_output=True, check=True)
+    assert (tmp_path / "names.txt").read_bytes() == (ROOT / "names.txt").read_bytes()  # the data set is tracked: kept
