@@ -40,6 +40,7 @@ from pathlib import Path
 import fused  # bench/fused.py, beside this file
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 import helpers
 from helpers import PARAM_NAMES, Config, init_params, load_splits, make_generator, manual_backward
@@ -190,7 +191,7 @@ def machine() -> dict:
     return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__} | gpu
 
 
-def run_bench(cfg=None, steps=1000, reps=7, warmup=50, variants=DEFAULT_VARIANTS, tol=TOL, log=print) -> dict:
+def run_bench(cfg=None, steps=1000, reps=7, warmup=50, variants=DEFAULT_VARIANTS, tol=TOL) -> dict:
     """Time the variants side by side; return the figures, the machine and the agreement (what --json writes)."""
     cfg = cfg or Config()
     if set(variants) - set(WHAT) or steps < 1 or reps < 1:
@@ -205,11 +206,14 @@ def run_bench(cfg=None, steps=1000, reps=7, warmup=50, variants=DEFAULT_VARIANTS
         for run in runs.values() if warmup else ():
             run(warmup)  # not timed: the first steps pay for lazy initialisation, caches, the allocator
         order, times, losses = list(runs), {name: [] for name in runs}, {}
+        bar = tqdm(total=reps * len(runs), desc="timing", unit="run")  # note: on stderr, apart from the table
         for r in range(reps if runs else 0):
             for name in order[r % len(order) :] + order[: r % len(order)]:  # round-robin, one further each time
+                bar.set_postfix_str(f"repetition {r + 1}/{reps}: {name}")
                 seconds, losses[name] = runs[name](steps)
                 times[name].append(seconds / steps * 1e6)
-            log(f"rep {r + 1}/{reps}: " + ", ".join(f"{name} {times[name][-1]:.0f} us" for name in order))
+                bar.update()
+        bar.close()
     finally:
         torch.set_num_threads(threads)
     for name, ts in times.items():

@@ -20,9 +20,12 @@ import json
 import multiprocessing as mp
 import statistics
 import sys
+from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from helpers import LECTURE_LOSS, Config, forward, split_loss, train
 
@@ -58,11 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--seeds, --jobs and --steps must be >= 1")
     seeds = (list(SEEDS) + [i for i in range(1, args.seeds + 1) if i not in SEEDS])[: args.seeds]
     print(f"{len(seeds)} seeds x {args.steps:,} steps, {args.jobs} at a time", flush=True)
-    if args.jobs == 1:
-        rows = [run_seed(s, args.steps) for s in seeds]
-    else:  # note: spawn, not fork: a forked child inherits torch's thread pools in whatever state they are
-        with mp.get_context("spawn").Pool(min(args.jobs, len(seeds))) as pool:
-            rows = pool.starmap(run_seed, [(s, args.steps) for s in seeds])
+    task = partial(run_seed, steps=args.steps)
+    # note: spawn, not fork: a forked child inherits torch's thread pools in whatever state they are
+    with mp.get_context("spawn").Pool(min(args.jobs, len(seeds))) if args.jobs > 1 else nullcontext() as pool:
+        rows = list(tqdm(pool.imap(task, seeds) if pool else map(task, seeds), total=len(seeds), unit="seed"))
     print(f"{'seed':>10s} | {'train':>7s} | {'val':>7s} | {'steps':>7s} | seconds")
     for r in rows:
         print(f"{r['seed']:10d} | {r['train']:.4f} | {r['val']:.4f} | {r['steps_done']:7d} | {r['seconds']:.0f}")

@@ -1,20 +1,23 @@
 """The training loop of lesson 03: the lecture's minibatch SGD with a hand-written backward pass, no autograd.
 
-Introduced in 03_manual_backprop_training. Around the lecture's loop, what a learner needs (`_Watch`): a
-progress line, the log, a clean stop on Ctrl-C, a stop on a non-finite loss, a warning when the loss blows
-up, and an estimate up front when a backward pass is much slower than it need be.
+Introduced in 03_manual_backprop_training. Around the lecture's loop, what a learner needs (`_Watch`): tqdm's
+progress bar, the log, a clean stop on Ctrl-C, a stop on a non-finite loss, a warning when the loss blows up,
+and a note up front when a backward pass does much more work than it need do.
 """
 
 from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
+from torch.overrides import TorchFunctionMode
+from tqdm import tqdm
 
 from .backward import manual_backward
 from .config import Config, make_generator
@@ -25,8 +28,11 @@ from .runs import Run
 
 # a run "blows up" when its batch loss stays above this many times its first one for this many steps
 BLOWUP_FACTOR, BLOWUP_STEPS = 2.0, 1000
-# the first steps time the backward pass against the forward pass; a backward this many times slower is slow
-PACE_STEPS, SLOW = 100, 3.0
+# a backward pass that calls this many times as many torch functions as the forward pass is slow, in a run of more
+# than LONG_RUN steps. Counted on the first step, not timed: a count is the same on any machine at any load. With
+# the lecture's Python loop for dC a backward calls 33 times the forward's functions at batch 32 (10 at batch 8);
+# manual_backward 2.4 times, the lecture's exercise 1 written out step by step 4.5 times.
+SLOW, LONG_RUN = 8, 1000
 
 
 def train(cfg: Config, *, backward=manual_backward, progress: bool = True, log_every: int = 10_000) -> Run:
@@ -48,12 +54,14 @@ def train(cfg: Config, *, backward=manual_backward, progress: bool = True, log_e
             # minibatch construct
             ix = torch.randint(0, Xtr.shape[0], (cfg.batch_size,), generator=g).to(Xtr.device)
             Xb, Yb = Xtr[ix], Ytr[ix]  # batch X,Y
-            # forward pass, then the hand-written backward pass (the first steps timed)
-            t0 = time.perf_counter()
-            loss, cache = forward(params, Xb, Yb)
-            t1 = time.perf_counter()
-            grads = _by_name(backward(params, cache), params, check=i == 0)
-            watch.pace(i, t1 - t0, time.perf_counter() - t1)
+            # forward pass, then the hand-written backward pass (on the first step, each one's torch calls counted)
+            with _Calls() if i == 0 else nullcontext() as f:
+                loss, cache = forward(params, Xb, Yb)
+            with _Calls() if i == 0 else nullcontext() as b:
+                grads = backward(params, cache)
+            grads = _by_name(grads, params, check=i == 0)
+            if i == 0:
+                watch.pace(f.n, b.n)
             if not math.isfinite(loss := loss.item()):
                 raise TrainingDiverged(
                     f"training stopped at step {i}: the loss is {loss}. A learning rate too large (cfg.lr={cfg.lr}) "
@@ -67,7 +75,7 @@ def train(cfg: Config, *, backward=manual_backward, progress: bool = True, log_e
                 p.add_(grads[k], alpha=-lr)  # the lecture's p.data += -lr * grad, in one operation
             # track stats
             if log_every and i % log_every == 0:  # print every once in a while
-                print(f"{i:7d}/{cfg.steps:7d}: {loss:.4f}")
+                tqdm.write(f"{i:7d}/{cfg.steps:7d}: {loss:.4f}")  # note: above the bar, in a terminal
             run.lossi.append(math.log10(loss) if loss > 0 else -math.inf)
             run.steps_done = i + 1
             watch.step(i, loss)
@@ -116,18 +124,50 @@ def _stop_on_sigint():
             signal.signal(signal.SIGINT, old if old is not None else signal.default_int_handler)
 
 
+class _Calls(TorchFunctionMode):
+    """Counts the torch functions called inside it: how often code calls into torch, the same on any machine."""
+
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.n += 1
+        return func(*args, **(kwargs or {}))
+
+
+class _Notebook:
+    """Where tqdm draws in a notebook: one text output, replaced at each redraw. tqdm's widget does not survive saving
+    the notebook, and a stream would break up around the log lines; a saved lesson keeps the bar as the run ended."""
+
+    def __init__(self):
+        from IPython.display import Pretty, display  # note: only in a notebook, where IPython is loaded already
+
+        self.pretty, self.display, self.handle = Pretty, display, None
+
+    def write(self, s: str) -> None:
+        if line := s.rsplit("\r", 1)[-1].rstrip():  # note: tqdm draws "\rbar", and ends with "\n"
+            if self.handle is None:
+                self.handle = self.display(self.pretty(line), display_id=True)
+            else:
+                self.handle.update(self.pretty(line))
+
+    def flush(self) -> None:
+        pass
+
+
+def _in_notebook() -> bool:
+    ipython = sys.modules.get("IPython")  # note: a script never imports it, and neither does this
+    return ipython is not None and getattr(ipython.get_ipython(), "kernel", None) is not None
+
+
 class _Watch:
-    """What a learner sees of a run besides its log: the progress line (a plain display in a notebook, not a
-    widget, so a saved notebook reopens as it was), the blow-up warning and the pace estimate."""
+    """What a learner sees of a run besides its log: tqdm's bar, the blow-up warning and the note on a slow backward."""
 
     def __init__(self, run: Run, progress: bool):
-        from IPython import get_ipython
-        from IPython.display import Pretty, display
-
-        self.run, self.high, self.times, self.pretty, self.next = run, 0, [0.0, 0.0], Pretty, 0.0
-        self.handle, self.t0 = None, time.perf_counter()
-        if progress and getattr(get_ipython(), "kernel", None) is not None:
-            self.handle = display(Pretty(self.line(0)), display_id=True)
+        self.run, self.high, self.t0 = run, 0, time.perf_counter()
+        file = _Notebook() if progress and _in_notebook() else None  # note: None is tqdm's own, stderr
+        self.bar = tqdm(total=run.cfg.steps, desc="training", unit="step", disable=not progress, file=file)
 
     def __enter__(self) -> _Watch:
         self.t0 = time.perf_counter()
@@ -135,40 +175,29 @@ class _Watch:
 
     def __exit__(self, *exc) -> None:
         self.run.seconds = time.perf_counter() - self.t0
-        self.show(self.run.steps_done, final=True)
+        self.bar.close()
 
-    def line(self, done: int) -> str:
-        seconds, steps = time.perf_counter() - self.t0, self.run.cfg.steps
-        full, rate = round(20 * done / steps) if steps else 20, done / seconds if done and seconds > 0 else 0.0
-        return f"[{'#' * full}{'-' * (20 - full)}] {done:,}/{steps:,} steps in {seconds:.1f} s ({rate:,.0f} steps/s)"
-
-    def show(self, done: int, final: bool = False) -> None:
-        if self.handle is not None and (final or time.perf_counter() >= self.next):
-            self.handle.update(self.pretty(self.line(done)))
-            self.next = time.perf_counter() + 0.5
-
-    def pace(self, i: int, forward: float, backward: float) -> None:
-        if i < PACE_STEPS:
-            self.times = [self.times[0] + forward, self.times[1] + backward]
-        f, b, steps = *self.times, self.run.cfg.steps
-        if i == PACE_STEPS - 1 and b > SLOW * f and steps > 10 * PACE_STEPS:
-            print(
-                f"note: this backward pass takes {b / f:.0f} times as long as the forward pass, so the {steps:,} steps "
-                f"will take about {(f + b) / PACE_STEPS * steps / 60:.0f} min. The usual cause is the lecture's Python "
-                f"loop for dC: index_add_ (lesson 02, exercise 1d) does the same additions in one call."
+    def pace(self, forward: int, backward: int) -> None:
+        steps = self.run.cfg.steps
+        if backward > SLOW * forward and steps > LONG_RUN:
+            tqdm.write(
+                f"note: this backward pass calls torch {backward / forward:.0f} times as often as the forward pass "
+                f"({backward:,} calls to {forward:,}), each one from Python, so the {steps:,} steps will take much "
+                f"longer than they need. The usual cause is the lecture's Python loop for dC: index_add_ (lesson 02, "
+                f"exercise 1d) does the same additions in one call."
             )
 
     def step(self, i: int, loss: float) -> None:
+        self.bar.update()
         self.high = self.high + 1 if loss > BLOWUP_FACTOR * 10 ** self.run.lossi[0] else 0
         if self.high == BLOWUP_STEPS:
             self.run.blew_up = True
             first, lr = 10 ** self.run.lossi[0], self.run.cfg.lr
-            warnings.warn(
-                f"step {i}: the batch loss ({loss:.4g}) has stayed above {BLOWUP_FACTOR:g} times its first value "
-                f"({first:.4f}) for {BLOWUP_STEPS:,} steps: training is blowing up; try a smaller learning rate "
-                f"(cfg.lr={lr}).",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-        if i % 1000 == 0:
-            self.show(i)
+            with tqdm.external_write_mode():  # note: in a terminal, on a line of its own, not across the bar
+                warnings.warn(
+                    f"step {i}: the batch loss ({loss:.4g}) has stayed above {BLOWUP_FACTOR:g} times its first value "
+                    f"({first:.4f}) for {BLOWUP_STEPS:,} steps: training is blowing up; try a smaller learning rate "
+                    f"(cfg.lr={lr}).",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )

@@ -59,7 +59,7 @@ def words(tmp_path, monkeypatch):
 
 def test_a_short_run_reports_every_variant_in_agreement(words, capsys):
     assert bench_step.main(["--steps", "3", "--reps", "2", "--warmup", "1", "--json", str(words / "out.json")]) == 0
-    printed, out = capsys.readouterr().out, json.loads((words / "out.json").read_text())
+    (printed, bar), out = capsys.readouterr(), json.loads((words / "out.json").read_text())
     assert list(out["variants"]) == list(bench_step.DEFAULT_VARIANTS) and out["machine"]["threads"] == 1
     skipped = set() if torch.cuda.is_available() else {"cuda"}
     assert [n for n, e in out["variants"].items() if e["status"] == "skipped" and f"| {n} |" in printed] == [*skipped]
@@ -67,6 +67,8 @@ def test_a_short_run_reports_every_variant_in_agreement(words, capsys):
     assert all(len(out["variants"][n]["samples_us"]) == 2 and f"| {n} |" in printed for n in timed)
     assert out["variants"]["autograd"]["vs_autograd"] == 1.0 and "| 1.00x |" in printed and out["agreement"]["ok"]
     assert set(out["agreement"]["max_abs_diff"]) >= {"lecture", "lesson", "fused"} and "loss vs autograd's" in printed
+    assert bar.endswith("\n") and bar.rsplit("\r", 1)[-1].startswith("timing: 100%")  # tqdm's bar, on stderr
+    assert f"| {2 * len(timed)}/{2 * len(timed)} [" in bar.rsplit("\r", 1)[-1]
 
 
 def test_a_variant_that_computes_something_else_fails_the_check(words, monkeypatch, capsys):

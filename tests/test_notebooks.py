@@ -2,6 +2,7 @@
 paths, no line too long for the page), portable yet strict (a wrong gradient still fails nbval); and one
 source of pins for every way to install."""
 
+import ast
 import dataclasses
 import json
 import re
@@ -48,14 +49,16 @@ def test_stored_outputs_read_well_on_a_page(path):
     assert "application/vnd.jupyter.widget-view+json" not in json.dumps(nb.dict()) and "widgets" not in nb.metadata
 
 
-def test_the_progress_line_is_saved_as_the_run_ended(words, tmp_path):
-    """Issue #18: no widget (a saved notebook reopened said 'model not found'), and one rate per run."""
-    code = f"from helpers import Config, train\n_ = train({dataclasses.replace(TINY, steps=2000)!r}, log_every=0)"
+def test_the_progress_bar_is_saved_as_the_run_ended(words, tmp_path):
+    """Issue #18: no widget (a saved notebook reopened said 'model not found'), and one bar per run: tqdm's, as text,
+    in its final state, above the log (issue #24)."""
+    code = f"from helpers import Config, train\n_ = train({dataclasses.replace(TINY, steps=2000)!r}, log_every=1000)"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     nbclient.NotebookClient(nb, kernel_name="python3", timeout=120).execute()
-    [out] = nb.cells[0].outputs
-    assert out.output_type == "display_data" and list(out.data) == ["text/plain"]
-    assert re.fullmatch(r"\[#{20}\] 2,000/2,000 steps in [\d.]+ s \([\d,]+ steps/s\)", out.data["text/plain"])
+    bar, *log = lab.lab_format(nb).cells[0].outputs
+    assert bar.output_type == "display_data" and list(bar.data) == ["text/plain"]
+    assert re.fullmatch(r"training: 100%\|#{10}\| 2000/2000 \[[\d:]+<00:00, +[\d.]+step/s\]", bar.data["text/plain"])
+    assert [(o.output_type, o.name) for o in log] == [("stream", "stdout")] and log[0].text.count("/   2000: ") == 2
 
 
 def test_a_wrong_gradient_still_fails_strict_nbval(names, tmp_path):
@@ -83,3 +86,17 @@ def test_one_source_of_pins():
         assert dep.specifier and "==" not in str(dep.specifier) and Version(pins[dep.name]) in dep.specifier
     env = (ROOT / "environment.yml").read_text()
     assert "- -r requirements.txt" in env and "- -e ." in env and "==" not in env
+
+
+def test_the_package_declares_what_it_imports():
+    """pyproject.toml's dependencies are what helpers imports beyond the standard library, so `pip install .` into a
+    plain environment trains; IPython only inside a notebook, where it is loaded already (issue #24)."""
+    imported = set()
+    for node in (n for path in (ROOT / "helpers").rglob("*.py") for n in ast.walk(ast.parse(path.read_text()))):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:  # note: level 0, not `from .x import`
+            imported.add(node.module.split(".")[0])
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {Requirement(d).name for d in project["dependencies"]}
+    assert imported - set(sys.stdlib_module_names) - {"IPython"} == declared

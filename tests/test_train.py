@@ -1,9 +1,13 @@
 """The training loop: it is the lecture's loop (bit for bit), and around it what a learner needs: a run that
-knows what it is, a clean stop on Ctrl-C, a stop on a non-finite loss, the blow-up warning, a pace estimate,
-and a backward in any form the exercise checks accept."""
+knows what it is, a clean stop on Ctrl-C, a stop on a non-finite loss, the blow-up warning, a note on a slow
+backward, and a backward in any form the exercise checks accept."""
 
 import dataclasses
+import os
+import re
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -20,6 +24,10 @@ from helpers import (
     manual_backward,
     train,
 )
+from helpers.config import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))  # bench/ is a folder of scripts, not a package
+from bench_step import lecture_step  # noqa: E402
 
 
 def test_train_is_the_lecture_loop(words):
@@ -96,16 +104,39 @@ def test_a_run_that_blows_up_is_warned_about_and_marked(words):
     assert run.blew_up and run.steps_done == 1100
 
 
-def test_a_slow_backward_gets_an_estimate_up_front(words, capsys):
-    def slow(params, cache):  # a backward 20 times slower than the forward pass, interrupted once it was timed
-        time.sleep(0.002)
-        if len(calls := slow.__dict__.setdefault("calls", [])) == 101:
-            signal.raise_signal(signal.SIGINT)
-        calls.append(1)
-        return manual_backward(params, cache)
+def lecture(params, cache):
+    """The lecture's exercise 4 as the video writes it, its Python loop for dC included (bench/bench_step.py)."""
+    return lecture_step([params[k] for k in PARAM_NAMES], cache["Xb"], cache["Yb"])[1]
 
-    quiet(dataclasses.replace(TINY, steps=200_000), backward=slow)
+
+def test_a_slow_backward_gets_a_note_up_front_decided_by_counting_not_timing(words, capsys, monkeypatch):
+    """The lecture's Python loop for dC gets the note and manual_backward doesn't, whatever the machine's load: the
+    note is decided by how often each pass calls torch on the first step, never by the clock (issue #24)."""
+    monkeypatch.setattr(time, "perf_counter", lambda: 0.0)  # a clock that tells nothing: the decision can't use it
+
+    def stop_after_two_steps(backward):
+        def wrapped(params, cache, calls=[]):  # noqa: B006 - counts the calls of this one run
+            calls.append(1) if len(calls) < 2 else signal.raise_signal(signal.SIGINT)
+            return backward(params, cache)
+
+        return wrapped
+
+    long = dataclasses.replace(TINY, steps=200_000)
+    quiet(long, backward=stop_after_two_steps(lecture))
     out = capsys.readouterr().out
-    assert "times as long as the forward pass" in out and "index_add_" in out
-    quiet(dataclasses.replace(TINY, steps=1200))
+    assert "note: this backward pass calls torch" in out and "index_add_" in out
+    quiet(long, backward=stop_after_two_steps(manual_backward))
     assert "note:" not in capsys.readouterr().out
+    quiet(dataclasses.replace(TINY, steps=1000), backward=lecture)  # a run this short needs no note
+    assert "note:" not in capsys.readouterr().out
+
+
+def test_a_script_trains_with_the_bar_on_stderr_and_never_loads_ipython(words, home):
+    """Outside a notebook, train() draws tqdm's bar on stderr, the log on stdout, and never imports IPython."""
+    code = (
+        f"import sys\nfrom helpers import Config, train\ntrain({TINY!r}, log_every=20)\nprint('IPython' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], env=os.environ | {"NINJA_HOME": str(home)}, capture_output=True)
+    out, err = run.stdout.decode(), run.stderr.decode()  # note: bytes, so that no '\r' becomes a newline
+    assert run.returncode == 0 and [line[:12] for line in out.splitlines()] == ["      0/    ", "     20/    ", "False"]
+    assert err.endswith("\n") and re.match(r"training: 100%\|.{10}\| 40/40 \[", err.rsplit("\r", 1)[-1]), err
