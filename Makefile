@@ -34,8 +34,8 @@ help:
 	@echo "make test   - lint, unit tests + every lesson re-executed and compared with its saved outputs (strict nbval),"
 	@echo "              twice: as is, and with PyTorch's plain kernels (another rounding, as on another CPU); side by"
 	@echo "              side, each in its own folder under .test/: your artifacts/, names.txt and exercises are untouched"
-	@echo "make unit   - the unit tests only (those that need names.txt skip without it)"
-	@echo "make lint   - ruff check and ruff format --check (Python files and notebooks)"
+	@echo "make unit   - the unit tests only"
+	@echo "make lint   - ruff check and ruff format --check (Python files and notebooks), the CI workflow's schema"
 	@echo "make bench  - time one training step five ways (the lecture's loop, autograd, lesson 03's, fused, GPU if any)"
 	@echo "make grade SUBMISSIONS=folder - grade a class's exercise notebooks: a table, also as CSV and Markdown"
 	@echo "make exercises - regenerate exercises/ (blanks + feedback checks) from the lessons' tagged cells (FORCE=1 overwrites your work)"
@@ -98,10 +98,12 @@ grade: setup
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks"; exit 2; }
 	$(PY) tools/grade.py "$(SUBMISSIONS)"
 
-# pyflakes, pycodestyle, import order, bugbear, pyupgrade and the formatting, notebooks included (pyproject.toml)
+# pyflakes, pycodestyle, import order, bugbear, pyupgrade and the formatting, notebooks included (pyproject.toml);
+# the CI workflows against GitHub's schema, which check-jsonschema carries (no network)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 # the exercise notebooks, generated from the lessons' solution/check/needs-solution cells (docs/exercises.md);
 # a notebook you have worked on is only overwritten with FORCE=1
