@@ -23,7 +23,7 @@ OTHER_ROUNDING := ATEN_CPU_CAPABILITY=default
 # make test works in folders of its own (NINJA_HOME: names.txt and artifacts/), never in yours
 TEST_HOME := $(CURDIR)/.test
 
-.PHONY: help setup python-version lab run test unit nbval bench clean lock exercises check-wheels lint grade \
+.PHONY: help setup python-version lab run test unit nbval bench clean lock exercises check-wheels lint grade check \
 	test-home test-unit test-native test-default
 
 help:
@@ -37,7 +37,8 @@ help:
 	@echo "make unit   - the unit tests only"
 	@echo "make lint   - ruff check and ruff format --check (Python files and notebooks), the CI workflow's schema"
 	@echo "make bench  - time one training step five ways (the lecture's loop, autograd, lesson 03's, fused, GPU if any)"
-	@echo "make grade SUBMISSIONS=folder - grade a class's exercise notebooks: a table, also as CSV and Markdown"
+	@echo "make grade SUBMISSIONS=folder - grade a class's notebooks (ours, the lecture's): a table, also as CSV and Markdown"
+	@echo "make check NOTEBOOK=file - check one notebook (yours, or the lecture's makemore_part4_backprop.ipynb), every hint"
 	@echo "make exercises - regenerate exercises/ (blanks + feedback checks) from the lessons' tagged cells (FORCE=1 overwrites your work)"
 	@echo "make clean  - remove what the project made (the environment, .test/, saved runs); keeps your files"
 
@@ -93,10 +94,16 @@ test-native:
 test-default:
 	NINJA_HOME=$(TEST_HOME)/default $(OTHER_ROUNDING) $(PYTEST) -q $(NBVAL) notebooks/
 
-# grade a class's exercise notebooks (docs/grading.md): each in a fresh kernel, in a temporary folder of its own
+# grade a class's notebooks, exercise notebooks and the lecture's (docs/grading.md): each in a fresh kernel, in a
+# temporary folder of its own
 grade: setup
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks"; exit 2; }
 	$(PY) tools/grade.py "$(SUBMISSIONS)"
+
+# one notebook, checked the same way, with each check's feedback; nothing written (no .pyc either)
+check: setup
+	@test -f "$(NOTEBOOK)" || { echo "usage: make check NOTEBOOK=path/to/notebook.ipynb"; exit 2; }
+	@PYTHONDONTWRITEBYTECODE=1 $(PY) tools/grade.py "$(NOTEBOOK)"
 
 # pyflakes, pycodestyle, import order, bugbear, pyupgrade and the formatting, notebooks included (pyproject.toml);
 # the CI workflows against GitHub's schema, which check-jsonschema carries (no network)

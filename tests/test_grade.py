@@ -1,6 +1,7 @@
-"""tools/grade.py (issue #20) on a synthetic class made here from exercises/02 and 03: the lecture's answers, two
-other correct forms, one wrong gradient per exercise, and every bad case the grader must survive. Each gets the
-row it should; the repository, and the files outside the class's folder, are byte-identical afterwards."""
+"""tools/grade.py (issues #20, #23) on a synthetic class made here from exercises/02 and 03 and from copies of the
+lecture's own notebook (tests/lecture_form.py): the lecture's answers, other correct forms, typical wrong gradients,
+and every bad case the grader must survive. Each gets the row it should; the repository, and the files outside the
+class's folder, are byte-identical afterwards."""
 
 import csv
 import functools
@@ -15,6 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import REAL, script
+from lecture_form import HANDED_OUT, L02, lecture, loop
 
 from helpers.config import ROOT
 from helpers.exercises import EXERCISES
@@ -22,9 +24,9 @@ from helpers.exercises import EXERCISES
 gen = script("make_exercises")
 
 NB02, NB03 = "02_gradient_verification.ipynb", "03_manual_backprop_training.ipynb"
-# the time limit per notebook (the endless loop's row), lesson 03's run cut short, and the notebooks graded side by
-# side: one more than the CPUs, as the endless loop sleeps
-TIMEOUT, STEPS, JOBS = 60, 100, (os.cpu_count() or 1) + 1
+# the time limit per notebook (the endless loops' rows), lesson 03's run and the lecture's loop cut short, and the
+# notebooks graded side by side: two more than the CPUs, as the two endless loops sleep
+TIMEOUT, STEPS, JOBS = 60, 100, (os.cpu_count() or 1) + 2
 pytestmark = pytest.mark.skipif(REAL is None, reason="needs the real names.txt: run `make setup`")
 
 
@@ -182,7 +184,46 @@ def submissions(folder: Path, outside: Path) -> dict:
         "03-wrong-4": notebook(NB03, **{"4": swap("(1.0 - h**2)", "(1.0 - cache['hpreact'] ** 2)")}),
         "03-wrong-4b": notebook(NB03, **{"4b": swap("lossi.append(loss.log10().item())", "lossi.append(loss.item())")}),
     }
-    return class02 | class03
+    return class02 | class03 | lectures()
+
+
+def lectures() -> dict:
+    """Copies of the lecture's notebook: handed out, solved, half done, with typical mistakes, and bad cases."""
+    out_of_order = lecture(  # with a learner's notes and plot, and a name the lecture has no exercise for
+        **{"1": lambda s: s + "\nprint('my notes')\nplt.plot([1, 2])\nplt.show()"},
+        **{"2": lambda s: s + "\ncmp('logits_fast', dlogits, logits)"},
+    )
+    for n, c in enumerate(c for c in out_of_order.cells if c.cell_type == "code"):
+        c.execution_count = n + 1 if n != 3 else 40  # run again late, as a learner does
+    dc_loop = "dC = torch.zeros_like(C)\nfor k in range(Xb.shape[0]):\n    for j in range(Xb.shape[1]):\n"
+    return {
+        "lecture/handed-out": lecture(**HANDED_OUT),
+        "lecture/solved": lecture(),
+        # 1c and 1d not written, but their cmp lines run; exercise 3 not done; 4's update with its gradients, still None
+        "lecture/half-done": lecture(
+            **HANDED_OUT
+            | {
+                "1": swap(L02["cell-13"] + "\n" + L02["cell-16"] + "\n", ""),
+                "2": lambda s: s,
+                "4": lambda s: loop(handed_out=True).replace("p.grad  # TODO", "grad  # TODO"),
+            }
+        ),
+        "lecture/bessel-dropped": lecture(**{"3": swap("n / (n - 1) * ", "")}),
+        "lecture/dC-assigned": lecture(
+            **{
+                "1": swap(
+                    "dC = torch.zeros_like(C).index_add_(0, Xb.view(-1), demb.view(-1, demb.shape[-1]))",
+                    dc_loop + "        dC[Xb[k, j]] = demb[k, j]",
+                )
+            }  # fmt: skip
+        ),
+        "lecture/dlogits-not-divided": lecture(**{"4": swap("        dlogits /= n\n", "")}),
+        "lecture/n-hidden-changed": lecture(hidden=(100, 128)),
+        "lecture/out-of-order": out_of_order,
+        "lecture/raises-then-loops": lecture(
+            **{"2": lambda s: s + '\nraise RuntimeError("stuck")', "after": lambda s: "while True:\n    pass"}
+        ),
+    }
 
 
 def build_class(folder: Path, outside: Path) -> None:
@@ -238,13 +279,15 @@ def graded(tmp_path_factory):
 ALL02 = ["1a", "1b", "1c", "1d", "2", "3"]
 DONE02, WRONG02, NONE02 = (dict.fromkeys(ALL02, s) for s in ("done", "wrong", "-"))
 DONE03 = {"4": "done", "4b": "done"}
-# submission: (its exercises' columns, gradients right/total, its first wrong step and its error (regexes; "": empty,
-# None: any); the hints are matched by what they must name (1/n, tanh, n-1, ...), not word for word
+# submission: (its exercises' columns, and as regexes: gradients right/total, its first wrong step and its error ("":
+# empty, None: any)); the hints are matched by what they must name (1/n, tanh, n-1, ...), not word for word
 EXPECTED = {
     "alice/02-lecture.ipynb": (DONE02, "28/28", "", ""),
     "02-other-forms.ipynb": (DONE02, "28/28", "", ""),
     # a wrong gradient makes those computed from it wrong too (their hint: fix the first): 1a's reaches 1b-1d and 3
-    "02-wrong-1a.ipynb": (WRONG02 | {"2": "done"}, "2/28", r"^1a dlogprobs \(wrong values\): .*1/n", ""),
+    # (dlogit_maxes, whose true gradient is rounding noise, gets 32 times the noise: within the tolerance or not,
+    # depending on how the CPU rounds)
+    "02-wrong-1a.ipynb": (WRONG02 | {"2": "done"}, "[12]/28", r"^1a dlogprobs \(wrong values\): .*1/n", ""),
     "02-wrong-1b.ipynb": (WRONG02 | {"1a": "done", "2": "done"}, "13/28", r"^1b dhpreact \(wrong values\): .*tanh", ""),
     "02-wrong-1c.ipynb": (
         DONE02 | {"1c": "wrong", "1d": "wrong"},
@@ -294,20 +337,66 @@ EXPECTED = {
     "03-wrong-4b.ipynb": ({"4": "done", "4b": "wrong"}, "8/9", r"^4b lossi \(wrong values\): .*log10", ""),
     "notes.ipynb": ({}, "", "", r"^not exercise notebook 02 or 03 \(NotJSONError: "),
     "truncated.ipynb": ({}, "", "", r"^not exercise notebook 02 or 03 \(NotJSONError: "),
-    "other.ipynb": ({}, "", "", r"^not exercise notebook 02 or 03 \(LookupError: its cells match neither\)$"),
+    "other.ipynb": ({}, "", "", r"^not exercise notebook 02 or 03 \(LookupError: its cells match neither, nor the "),
+    # the lecture's notebook, its 37 gradients judged (4b: the parameters and lossi after its loop, cut short)
+    "lecture/handed-out.ipynb": (NONE02 | {"4": "-", "4b": "-"}, "0/37", "", ""),
+    "lecture/solved.ipynb": (DONE02 | DONE03, "37/37", "", ""),
+    "lecture/half-done.ipynb": (
+        NONE02 | {"1a": "done", "1b": "done", "2": "done", "4": "-", "4b": "-"},
+        "16/37",
+        "",
+        r"^TypeError in cell \d+ \(exercise 4\): unsupported operand",
+    ),
+    "lecture/bessel-dropped.ipynb": (
+        DONE02 | DONE03 | {"3": "wrong"},
+        "36/37",
+        r"^3 dhprebn \(wrong values\): .*n-1",
+        "",
+    ),
+    "lecture/dC-assigned.ipynb": (
+        DONE02 | DONE03 | {"1d": "wrong"},
+        "36/37",
+        r"^1d dC \(wrong values\): .*accumulate",
+        "",
+    ),
+    "lecture/dlogits-not-divided.ipynb": (
+        DONE02 | {"4": "wrong", "4b": "wrong"},
+        "28/37",
+        r"^4 dW2 \(wrong values\): n times too large: a factor 1/n",
+        "",
+    ),
+    "lecture/n-hidden-changed.ipynb": (DONE02 | DONE03, "37/37", "", ""),
+    "lecture/out-of-order.ipynb": (DONE02 | DONE03, "37/37", "", ""),
+    "lecture/raises-then-loops.ipynb": (
+        DONE02 | DONE03,
+        "37/37",
+        "",
+        rf"^timed out after {TIMEOUT} s in cell \d+ \(exercise 4\); RuntimeError in cell \d+ \(exercise 2\): stuck$",
+    ),
+}
+# the lecture's rows: what their note says besides the cut (none for the handed-out one: it breaks at step 100)
+CUT = rf"exercise 4's loop cut to its first {STEPS} of 200,000 steps"
+NOTES = {
+    "lecture/handed-out.ipynb": rf"^{CUT}; your loop still runs loss.backward\(\)",  # before its break at 100
+    "lecture/half-done.ipynb": r"^exercise 4's loop stopped after 0 of its 200,000 steps: cell \d+ .* raised TypeError",
+    "lecture/out-of-order.ipynb": rf"^its cells were last run out of order .*; {CUT}; cmp\('logits_fast', \.\.\.\) in "
+    r"cell \d+ \(exercise 2\): not a name",
 }
 
 
 @pytest.mark.parametrize("name", EXPECTED)
 def test_each_submission_gets_its_row(graded, name):
     row, (exercises, right, first, error) = graded[0][name], EXPECTED[name]
-    lesson = "" if not right else name.split("/")[-1][:2]
-    others = dict.fromkeys(("4", "4b") if lesson == "02" else ALL02 if lesson == "03" else [*ALL02, "4", "4b"], "")
-    assert {k: row[k] for k in [*exercises, *others]} == exercises | others
-    assert (row["lesson"], row["right"]) == (lesson, right)
+    lesson = "" if not right else "lecture" if name.startswith("lecture/") else name.split("/")[-1][:2]
+    others = {"02": ("4", "4b"), "03": ALL02, "lecture": ()}.get(lesson, [*ALL02, "4", "4b"])
+    assert {k: row[k] for k in [*exercises, *others]} == exercises | dict.fromkeys(others, "")
+    assert row["lesson"] == lesson and re.fullmatch(right, row["right"])
     assert re.search(first, row["first wrong step"]) if first else row["first wrong step"] == ""
     assert error is None or (re.search(error, row["error"]) if error else row["error"] == "")
-    assert row["note"] == (f"its 200,000-step run cut to {STEPS} steps" if lesson == "03" else "")
+    if lesson == "lecture":  # what its note says (its loop cut short; the !wget cell skipped)
+        assert re.search(NOTES.get(name, f"^{CUT}; "), row["note"]) and "!wget" in row["note"], row["note"]
+    else:
+        assert row["note"] == (f"its 200,000-step run cut to {STEPS} steps" if lesson == "03" else "")
     assert bool(row["seconds"]) == bool(lesson)
 
 

@@ -22,17 +22,19 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+import lecture  # tools/, beside this script
 import nbformat
 import torch
-from make_exercises import SOURCES, render  # tools/, beside this script
+from make_exercises import SOURCES, render
 from nbclient import NotebookClient
+from tqdm import tqdm
 
 from helpers.config import ROOT, home, write_file
 from helpers.exercises import EXERCISES, Exercises, Feedback
-from helpers.exercises.checks import ERROR, NOT_ATTEMPTED
+from helpers.exercises.checks import NOT_ATTEMPTED
 
 COLUMNS = ["submission", "lesson", *EXERCISES, "right", "first wrong step", "seconds", "error", "note"]
 OPTIONS = dict(kernel_name="backprop-ninja", allow_errors=True, shutdown_kernel="immediate")  # the project's kernel
@@ -50,6 +52,7 @@ def in_kernel():
     import torch
 
     root, refused, last, save, path = os.getcwd(), [], {}, torch.serialization.save, (str, bytes, os.PathLike)
+    torch.set_num_threads(1)  # as the grader: the same float32 rounding, so "exactly right" means the same
     writes = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
     changes = {"open", "os.remove", "os.rmdir", "os.mkdir", "os.rename", "os.replace", "os.link", "os.symlink"}
     changes |= {"os.truncate", "os.chmod", "os.utime", "os.chown", "shutil.rmtree", "os.setxattr", "os.removexattr"}
@@ -68,10 +71,11 @@ def in_kernel():
         ok = v is None or isinstance(v, (bool, int, float, str, torch.Tensor))
         return (v.detach() if isinstance(v, torch.Tensor) else v) if ok else ("type", type(v).__name__)
 
-    def snap(key, names, call=False):
+    def snap(key, names, call=False, values=None):  # values: what to save instead of the variables `names`
         g, raised, now = globals(), None, {n: globals().get(n, ...) for n in names}
         # a variable still holding the very object it held at another exercise's check: this one's answer not given
         raw = {n: ... if n in last and last[n][1] is v and last[n][0] != key else v for n, v in now.items()}
+        raw = raw if values is None else values
         last.update((n, (key, v)) for n, v in now.items())  # note: kept alive, so `is` means the same object
         if call:  # exercise 4: the learner's backward on the grader's batch
             try:
@@ -88,6 +92,9 @@ def in_kernel():
     torch.save = torch.serialization.save = audited_save
     sys.addaudithook(guard)
     return snap
+
+
+SETUP = inspect.getsource(in_kernel) + "\n_grader_snap = in_kernel()"
 
 
 def prepare(name: str, base: Path) -> dict:
@@ -115,7 +122,7 @@ def instrument(nb, plan: dict, steps: int):
     pos, blanks = {c.get("id"): i for i, c in enumerate(nb.cells)}, {b: e.id for e, b, _ in plan["exercises"]}
     for n, c in enumerate(nb.cells):
         c.metadata["grading"] = f"cell {n + 1}" + (f" (exercise {blanks[c.id]})" if c.get("id") in blanks else "")
-    new = [(0, inspect.getsource(in_kernel) + "\n_grader_snap = in_kernel()", "the grader's set-up")]
+    new = [(0, SETUP, "the grader's set-up")]
     new += [(len(nb.cells), "_grader_snap('end', [])", "the grader's last cell")]
     for e, blank, check in plan["exercises"]:  # before the learner's check cell: what that check would see
         names = [] if e.kind == "function" else list(e.grads) if e.kind == "loop" else ["d" + g for g in e.grads]
@@ -145,20 +152,32 @@ class Client(NotebookClient):
             self.errors += (f"{c['ename']} in {where}: {(str(c['evalue']) + chr(10)).splitlines()[0]}"[:200],)
 
 
+def recognise(nb, plan: dict) -> str:
+    """Which notebook it is: exercise 02 or 03 by its cells' ids (~1 for its own, ~0.3 for the other), else the
+    lecture's by its code."""
+    for c in (c for c in nb.cells if not c.get("id")):  # saved without ids (as Colab does): known by their text
+        c.id = next((p["text"][c.source.strip()] for p in plan.values() if c.source.strip() in p["text"]), "")
+    score = {k: len((ids := {c.id for c in nb.cells}) & p["ids"]) / len(ids | p["ids"]) for k, p in plan.items()}
+    if score[lesson := max(score, key=score.get)] >= 0.5:
+        return lesson
+    if lecture.is_lecture(nb):
+        return "lecture"
+    raise LookupError("its cells match neither, nor the lecture's notebook")
+
+
 def execute(sub: Path, folder: Path, base: Path, args, plan: dict) -> tuple:
-    """Run one submission in a kernel of its own, in a temporary folder: (the row so far, its lesson, its answers)."""
+    """Run one submission in a kernel of its own, in a temporary folder: (the row so far, its lesson, its answers,
+    {execution count: (its cell's label, the exercise it is in)})."""
     t0, row = time.monotonic(), {"submission": str(sub.relative_to(folder))}
-    try:  # which exercise notebook it is, by its cells' ids: ~1 for its own, ~0.3 for the other
+    try:
         nb = nbformat.reads(sub.read_bytes().decode("utf-8", "replace"), as_version=4)
-        for c in (c for c in nb.cells if not c.get("id")):  # saved without ids (as Colab does): known by their text
-            c.id = next((p["text"][c.source.strip()] for p in plan.values() if c.source.strip() in p["text"]), "")
-        score = {k: len((ids := {c.id for c in nb.cells}) & p["ids"]) / len(ids | p["ids"]) for k, p in plan.items()}
-        if score[lesson := max(score, key=score.get)] < 0.5:
-            raise LookupError("its cells match neither")
+        lesson = recognise(nb, plan)
     except Exception as e:
-        return row | {"error": f"not exercise notebook 02 or 03 ({type(e).__name__}: {str(e)[:100]})"}, None, {}
+        return row | {"error": f"not exercise notebook 02 or 03 ({type(e).__name__}: {str(e)[:100]})"}, None, {}, {}
+    row["note"] = lecture.out_of_order(nb) if lesson == "lecture" else ""
+    nb = lecture.instrument(nb, SETUP, args.steps) if lesson == "lecture" else instrument(nb, plan[lesson], args.steps)
     shutil.copytree(base, mine := (work := Path(tempfile.mkdtemp(prefix="grade-"))) / "home")  # names.txt, ...
-    client = Client(instrument(nb, plan[lesson], args.steps), resources={"metadata": {"path": str(mine)}}, **OPTIONS)
+    client = Client(nb, resources={"metadata": {"path": str(mine)}}, **OPTIONS)
     env = {"NINJA_HOME": str(mine), "TMPDIR": str(mine), "IPYTHONDIR": str(work), "PYTHONDONTWRITEBYTECODE": "1"}
     client.deadline, problems = time.monotonic() + args.timeout, []
     try:
@@ -175,7 +194,10 @@ def execute(sub: Path, folder: Path, base: Path, args, plan: dict) -> tuple:
         problems += [f"imported a helpers of its own ({', '.join(theirs)}); graded with the course's"]
     shutil.rmtree(work, ignore_errors=True)
     row |= {"lesson": lesson, "seconds": f"{time.monotonic() - t0:.1f}", "error": "; ".join(problems)}
-    return row, lesson, answers
+    meta = [c.metadata for c in client.nb.cells]
+    cells = {c.execution_count: (m["grading"], m.get("exercise")) for c, m in zip(client.nb.cells, meta, strict=True)
+             if c.get("execution_count")}  # fmt: skip
+    return row, lesson, answers, cells
 
 
 def decode(v):  # what torch.save could not keep comes back as something of its type (`...` as itself)
@@ -184,34 +206,68 @@ def decode(v):  # what torch.save could not keep comes back as something of its 
     return (... if v[1] == "ellipsis" else type(str(v[1]), (), {})()) if isinstance(v, tuple) else v
 
 
-def judge(row: dict, lesson: str, answers: dict, ref: dict, steps: int) -> dict:
-    """The answers, judged by helpers.exercises' checks against the reference: the row, complete."""
-    ex, ns, got = Exercises(lesson, *ref["args"]), ref["ns"], {k: decode(a["values"]) for k, a in answers.items()}
+def judge(row: dict, lesson: str, answers: dict, ref: dict, steps: int, cells: dict, verbose=False) -> dict:
+    """The answers, judged by helpers.exercises' checks against the reference: the row, complete. `verbose`: the
+    checks' feedback printed, as in the notebook."""
+    got = {k: decode(a["values"]) for k, a in answers.items()}
+    with PRINTING, contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO()):
+        if lesson == "lecture":
+            exs, notes = lecture.judge(got.get("lecture", lecture.NOTHING), cells)
+        else:
+            exs, notes = [_judge_exercises(lesson, answers, got, ref)], []
+    if lesson == "03":
+        notes.append(f"its {ref['ns']['cfg'].steps:,}-step run cut to {steps:,} steps")
+    return summarise(row | {"note": "; ".join(filter(None, [row.get("note"), *notes]))}, exs)
+
+
+def _judge_exercises(lesson: str, answers: dict, got: dict, ref: dict) -> Exercises:
+    ex, ns = Exercises(lesson, *ref["args"]), ref["ns"]
 
     def backward(params, cache):  # the learner's, as it ran in the notebook: what it returned, or raised again
         if r := answers["4"]["raised"]:
             raise type(r[0], (NotImplementedError if r[0] == "NotImplementedError" else Exception,), {})(r[1])
         return got["4"]["backward"]
 
-    with PRINTING, contextlib.redirect_stdout(io.StringIO()):
-        for e, _, _ in ref["exercises"]:  # the catalogue's, in its order
-            try:
-                if (mine := got[e.id]) and e.kind == "grads":
-                    ex.check(e.id, **{g: mine.get("d" + g, ...) for g in e.grads})
-                elif e.kind == "function":
-                    ex.check_backward(backward, ns["params"], ns["cache"])
-                else:
-                    ex.check_loop(mine["params"], mine["lossi"], ns["cfg"])
-            except Exception as err:
-                why = (NOT_ATTEMPTED, "not reached") if e.id not in got else (ERROR, f"not checkable: {err}")
-                ex.results.update({(e.id, g): Feedback(e.id, g, *why) for g in e.grads})
-    tried = {e for (e, _), fb in ex.results.items() if fb.status != NOT_ATTEMPTED}
-    row |= {e.id: "done" if ex.solved(e.id) else "wrong" if e.id in tried else "-" for e, _, _ in ref["exercises"]}
-    f = next((fb for fb in ex.results.values() if not fb.passed and fb.status != NOT_ATTEMPTED), None)  # the first
-    row["right"] = f"{sum(fb.passed for fb in ex.results.values())}/{sum(len(e.grads) for e, _, _ in ref['exercises'])}"
+    for e, _, _ in ref["exercises"]:  # the catalogue's, in its order
+        try:
+            if (mine := got[e.id]) and e.kind == "grads":
+                ex.check(e.id, **{g: mine.get("d" + g, ...) for g in e.grads})
+            elif e.kind == "function":
+                ex.check_backward(backward, ns["params"], ns["cache"])
+            else:
+                ex.check_loop(mine["params"], mine["lossi"], ns["cfg"])
+        except Exception as err:
+            why = (NOT_ATTEMPTED, "not reached") if e.id not in got else ("error", f"not checkable: {err}")
+            ex.results.update({(e.id, g): Feedback(e.id, g, *why) for g in e.grads})
+    return ex
+
+
+def verdict(ex: Exercises, e: str) -> str:
+    """done (every gradient right), wrong (one or more wrong), part (some right, none wrong, the rest not attempted)
+    or - (none attempted)."""
+    fbs = [ex.results.get((e, g), Feedback(e, g, NOT_ATTEMPTED)) for g in ex.exercises[e].grads]
+    wrong, right = any(not f.passed and f.status != NOT_ATTEMPTED for f in fbs), sum(f.passed for f in fbs)
+    return "done" if right == len(fbs) else "wrong" if wrong else "part" if right else "-"
+
+
+def summarise(row: dict, exs: list) -> dict:
+    """The row's exercise columns, the gradients right, and the first wrong one (in the order they are computed);
+    and, for `make check`, a line an exercise."""
+    fbs = [fb for ex in exs for fb in ex.results.values()]
+    row |= {e: verdict(ex, e) for ex in exs for e in ex.exercises}
+    row["verdicts"] = []
+    for results, e in ((ex.results, e) for ex in exs for e in ex.exercises.values()):
+        mine = [fb for (x, _), fb in results.items() if x == e.id]  # in the order they were checked
+        mine += [Feedback(e.id, g, NOT_ATTEMPTED) for g in e.grads if (e.id, g) not in results]
+        wrong = next((f for f in mine if not f.passed and f.status != NOT_ATTEMPTED), None)
+        line = f"{e.id:3s} {row[e.id]:5s} {sum(f.passed for f in mine)} of {len(mine)} right ({e.title})"
+        var = wrong and ("" if e.id == "4b" else "d") + wrong.name
+        row["verdicts"].append(line + (f"; first wrong: {var} ({wrong.status})" if wrong else ""))
+    f = next((fb for fb in fbs if not fb.passed and fb.status != NOT_ATTEMPTED), None)  # the first
+    row["right"] = f"{sum(fb.passed for fb in fbs)}/{sum(len(e.grads) for ex in exs for e in ex.exercises.values())}"
     var = f and f"{f.exercise} {'' if f.exercise == '4b' else 'd'}{f.name}"
     row["first wrong step"] = f and f"{var} ({f.status}): {f.hint or f.detail}"
-    return row | {"note": f"its {ns['cfg'].steps:,}-step run cut to {steps:,} steps" if lesson == "03" else ""}
+    return row
 
 
 def report(rows: list[dict], folder: Path, wall: float) -> None:
@@ -228,23 +284,39 @@ def report(rows: list[dict], folder: Path, wall: float) -> None:
     print(tail + f"The table, whole: {folder / 'grades.csv'} and {folder / 'grades.md'}")
 
 
+def check_report(row: dict) -> None:
+    """`make check`: after the checks' own feedback, a verdict line an exercise, the notes and errors."""
+    print("", *(["verdict:", *(f"  {v}" for v in row.get("verdicts", []))] if row.get("lesson") else []), sep="\n")
+    for what in ("note", "error"):
+        print(*(f"{what}: {v}" for v in filter(None, str(row.get(what) or "").split("; "))), sep="\n")
+    print(f"checked in {row.get('seconds') or '-'} s ({row.get('lesson') or 'not run'})")
+
+
+WHAT = {"02": "exercise notebook 02", "03": "exercise notebook 03", "lecture": "the lecture's notebook"}
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("folder", type=Path, help="the submissions: every .ipynb in it and its subfolders")
+    p.add_argument("path", type=Path, help="a folder of submissions (every .ipynb in it and its subfolders), graded "
+                   "into a table; or one notebook, checked with every hint (make check)")  # fmt: skip
     p.add_argument("--timeout", type=float, default=300, help="seconds one notebook may run (default 300)")
     p.add_argument("--steps", type=int, default=1000, help="lesson 03's full run, cut to (default 1000) steps")
     p.add_argument("--jobs", type=int, default=os.cpu_count(), help="notebooks graded side by side (default: CPUs)")
     args = p.parse_args(argv)
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # note: nbclient leaves a task behind at each time-out
-    folder, names = args.folder.resolve(), home() / "names.txt"
-    subs = [s for s in sorted(folder.rglob("*.ipynb")) if s.is_file() and "/." not in f"/{s.relative_to(folder)}"]
+    torch.set_num_threads(1)  # as in the notebooks' kernels
+    one, path, names = args.path.is_file(), args.path.resolve(), home() / "names.txt"
+    folder = path.parent if one else path
+    subs = [path] if one else [s for s in sorted(folder.rglob("*.ipynb")) if "/." not in f"/{s.relative_to(folder)}"]
     if not subs or not names.is_file():
-        sys.exit(f"grade: no .ipynb files in {args.folder}" if not subs else f"grade: no {names}: run `make setup`")
+        sys.exit(f"grade: no .ipynb files in {args.path}" if not subs else f"grade: no {names}: run `make setup`")
 
     def grade(sub: Path) -> dict:  # one bad submission never stops the others
         try:
-            row, lesson, answers = execute(sub, folder, base, args, plan)
-            return judge(row, lesson, answers, plan[lesson], args.steps) if lesson else row
+            row, lesson, answers, cells = execute(sub, folder, base, args, plan)
+            if one and lesson:
+                print(f"{sub.name}: {WHAT[lesson]}, run top to bottom in a fresh kernel, in a folder of its own\n")
+            return judge(row, lesson, answers, plan.get(lesson), args.steps, cells, verbose=one) if lesson else row
         except Exception as e:
             return {"submission": str(sub.relative_to(folder)), "error": f"not graded ({type(e).__name__}: {e})"}
 
@@ -252,9 +324,12 @@ def main(argv: list[str] | None = None) -> None:
         base, t0 = Path(shutil.copy(names, tmp)).parent, time.monotonic()
         os.environ.update(NINJA_HOME=tmp, MPLBACKEND="Agg")
         plan = {name[:2]: prepare(name, base) for name in SOURCES}
-        with ThreadPoolExecutor(args.jobs) as pool:
-            rows = list(pool.map(grade, subs))
-    report(rows, folder, time.monotonic() - t0)
+        with ThreadPoolExecutor(args.jobs) as pool:  # the bar on stderr, as each notebook is done
+            futures = [pool.submit(grade, sub) for sub in subs]
+            for _ in tqdm(as_completed(futures), total=len(subs), desc="grading", unit="notebook", disable=one):
+                pass
+            rows = [f.result() for f in futures]
+    check_report(rows[0]) if one else report(rows, folder, time.monotonic() - t0)
 
 
 if __name__ == "__main__":
