@@ -106,10 +106,10 @@ check: setup
 	@PYTHONDONTWRITEBYTECODE=1 $(PY) tools/grade.py "$(NOTEBOOK)"
 
 # pyflakes, pycodestyle, import order, bugbear, pyupgrade and the formatting, notebooks included (pyproject.toml);
-# the CI workflows against GitHub's schema, which check-jsonschema carries (no network)
+# the CI workflows against GitHub's schema, which check-jsonschema carries (no network); no .ruff_cache/ left behind
 lint: $(STAMP)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check --no-cache .
+	$(VENV)/bin/ruff format --check --no-cache .
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 # the exercise notebooks, generated from the lessons' solution/check/needs-solution cells (docs/exercises.md);

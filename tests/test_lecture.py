@@ -29,9 +29,12 @@ def check(nb, folder, home) -> str:
     return done.stdout
 
 
-def git_status() -> str:
+def git_status() -> list[str]:
+    """Every path git sees changed, new or ignored, but Python's __pycache__/ (make check sets PYTHONDONTWRITEBYTECODE;
+    make test's other jobs import beside this one)."""
     git = ["git", "status", "--porcelain", "--ignored"]
-    return subprocess.run(git, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(git, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if "__pycache__" not in line]
 
 
 def verdicts(out: str) -> dict[str, str]:

@@ -225,13 +225,12 @@ INTRO = """> **Exercise version** of `notebooks/{name}`, generated from it by `m
 
 def render(src: Path) -> str:
     """The exercise notebook's text, formatted by `ruff format` as the lint wants it (an indented or generated line
-    may be longer than the lesson's)."""
+    may be longer than the lesson's). No cache: make check and make grade, which call this, write nothing."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / src.name
         nbformat.write(build(src), path)
-        subprocess.run(
-            [sys.executable, "-m", "ruff", "format", "--quiet", "--config", ROOT / "pyproject.toml", path], check=True
-        )
+        ruff = [sys.executable, "-m", "ruff", "format", "--quiet", "--no-cache", "--config", ROOT / "pyproject.toml"]
+        subprocess.run([*ruff, path], check=True)
         return path.read_text(encoding="utf-8")
 
 
