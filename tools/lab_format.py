@@ -4,7 +4,7 @@
 `make run` executes the lessons with nbconvert, then runs this on them. nbconvert keeps every flush of stdout
 as its own output; JupyterLab's output area merges consecutive stream outputs of the same name into one. nbval
 merges them too before comparing, so this changes nothing that `make test` compares. The series shows no
-widgets (train's progress line is a plain display), so a widget state left in the metadata is dropped.
+widgets (train's progress bar, tqdm's, is a plain text display), so a widget state left in the metadata is dropped.
 
     python tools/lab_format.py notebooks/*.ipynb [--check]   # --check: exit 1 if a file would change
 """
