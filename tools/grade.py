@@ -162,7 +162,7 @@ def recognise(nb, plan: dict) -> str:
         return lesson
     if lecture.is_lecture(nb):
         return "lecture"
-    raise LookupError("its cells match neither, nor the lecture's notebook")
+    raise LookupError("its cells match none of them")
 
 
 def execute(sub: Path, folder: Path, base: Path, args, plan: dict) -> tuple:
@@ -173,7 +173,8 @@ def execute(sub: Path, folder: Path, base: Path, args, plan: dict) -> tuple:
         nb = nbformat.reads(sub.read_bytes().decode("utf-8", "replace"), as_version=4)
         lesson = recognise(nb, plan)
     except Exception as e:
-        return row | {"error": f"not exercise notebook 02 or 03 ({type(e).__name__}: {str(e)[:100]})"}, None, {}, {}
+        why = f"{type(e).__name__}: {str(e)[:100]}"
+        return row | {"error": f"not exercise notebook 02 or 03, nor the lecture's ({why})"}, None, {}, {}
     row["note"] = lecture.out_of_order(nb) if lesson == "lecture" else ""
     nb = lecture.instrument(nb, SETUP, args.steps) if lesson == "lecture" else instrument(nb, plan[lesson], args.steps)
     shutil.copytree(base, mine := (work := Path(tempfile.mkdtemp(prefix="grade-"))) / "home")  # names.txt, ...
@@ -309,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
     folder = path.parent if one else path
     subs = [path] if one else [s for s in sorted(folder.rglob("*.ipynb")) if "/." not in f"/{s.relative_to(folder)}"]
     if not subs or not names.is_file():
-        sys.exit(f"grade: no .ipynb files in {args.path}" if not subs else f"grade: no {names}: run `make setup`")
+        sys.exit(f"grade: no .ipynb files in {args.path}" if not subs else f"grade: no {names}: git checkout names.txt")
 
     def grade(sub: Path) -> dict:  # one bad submission never stops the others
         try:
