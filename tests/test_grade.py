@@ -27,6 +27,7 @@ NB02, NB03 = "02_gradient_verification.ipynb", "03_manual_backprop_training.ipyn
 # the time limit per notebook (the endless loops' rows), lesson 03's run and the lecture's loop cut short, and the
 # notebooks graded side by side: two more than the CPUs, as the two endless loops sleep
 TIMEOUT, STEPS, JOBS = 60, 100, (os.cpu_count() or 1) + 2
+MEMORY = 3000  # MB a kernel may use
 pytestmark = pytest.mark.skipif(REAL is None, reason="needs the real names.txt: git checkout names.txt")
 
 
@@ -131,6 +132,7 @@ for attempt in attempts:
 """
 
 
+HOG = "keep = []\nwhile True:\n    keep.append(torch.empty(10**8))"  # 400 MB at a time, until the limit
 LOOP = "for p, grad in zip(params.values(), grads):\n            p.data += -lr * grad"  # the lecture's update
 
 
@@ -170,6 +172,8 @@ def submissions(folder: Path, outside: Path) -> dict:
         "02-syntax-error": notebook(NB02, **{"2": swap("F.softmax(logits, 1)", "F.softmax(logits, 1")}),
         "02-endless-loop": notebook(NB02, **{"3": lambda s: "import time\n\nwhile True:\n    time.sleep(0.1)"}),
         "02-output-flood": notebook(NB02, after={"cell-27": "for i in range(120_000):\n    print('y' * 99)"}),
+        # a runaway cell: more memory than the kernel's limit (torch.empty: address space only, never touched)
+        "02-memory-hog": notebook(NB02, after={"cell-27": HOG}),
         "02-writes-outside": notebook(NB02, after={"cell-08": outside_attempts(outside / "victim.txt", outside)}),
         "02-own-helpers": notebook(
             NB02, fill=False, after={"exercise-intro": f"import sys\nsys.path.insert(0, {str(folder)!r})"}
@@ -179,7 +183,7 @@ def submissions(folder: Path, outside: Path) -> dict:
         ),
     }
     class03 = {
-        "03-lecture": notebook(NB03),
+        "alice/03-lecture": notebook(NB03),
         "03-other-forms": colab(notebook(NB03, **forms03)),  # its full run made short all the same
         "03-wrong-4": notebook(NB03, **{"4": swap("(1.0 - h**2)", "(1.0 - cache['hpreact'] ** 2)")}),
         "03-wrong-4b": notebook(NB03, **{"4b": swap("lossi.append(loss.log10().item())", "lossi.append(loss.item())")}),
@@ -269,6 +273,7 @@ def graded(tmp_path_factory):
     build_class(folder, outside)
     before, outside_before, t0 = fingerprint(), fingerprint(outside), time.monotonic()
     cmd = [sys.executable, str(ROOT / "tools" / "grade.py"), str(folder), f"--timeout={TIMEOUT}", f"--steps={STEPS}"]
+    cmd += [f"--memory={MEMORY}"]
     env = os.environ | {"NINJA_HOME": str(home)}
     done = subprocess.run([*cmd, f"--jobs={JOBS}"], env=env, capture_output=True, text=True, timeout=900)
     wall = time.monotonic() - t0
@@ -276,7 +281,7 @@ def graded(tmp_path_factory):
     with open(folder / "grades.csv", newline="", encoding="utf-8") as f:
         rows = {r["submission"]: r for r in csv.DictReader(f)}
     md = (folder / "grades.md").read_text(encoding="utf-8")
-    return rows, done.stdout, md, wall, (before, fingerprint()), (outside_before, fingerprint(outside))
+    return rows, done.stdout, md, wall, (before, fingerprint()), (outside_before, fingerprint(outside)), done.stderr
 
 
 ALL02 = ["1a", "1b", "1c", "1d", "2", "3"]
@@ -318,6 +323,7 @@ EXPECTED = {
         rf"^timed out after {TIMEOUT} s in cell \d+ \(exercise 3\)$",
     ),
     "02-output-flood.ipynb": (DONE02, "28/28", "", r"^1[23] MB of output \(limit: 5 MB\)$"),
+    "02-memory-hog.ipynb": (DONE02, "28/28", "", rf"^out of memory in cell \d+: {MEMORY:,} MB, the limit of one"),
     "02-writes-outside.ipynb": (
         DONE02,
         "28/28",
@@ -334,7 +340,7 @@ EXPECTED = {
     ),
     # its zeros, passed by the checks it bent, are wrong (the error: whatever its cells that then ran raised)
     "02-tampers.ipynb": (WRONG02, "2/28", r"^1a dlogprobs \(wrong values\): .*zero", None),
-    "03-lecture.ipynb": (DONE03, "9/9", "", ""),
+    "alice/03-lecture.ipynb": (DONE03, "9/9", "", ""),
     "03-other-forms.ipynb": (DONE03, "9/9", "", ""),
     # the first gradient the mistake reaches, in the backward pass's order, is dbngain's; the loop inherits it
     "03-wrong-4.ipynb": ({"4": "wrong", "4b": "wrong"}, "3/9", r"^4 dbngain \(wrong values\): .*tanh", ""),
@@ -405,15 +411,20 @@ def test_each_submission_gets_its_row(graded, name):
 
 
 def test_the_repository_and_the_teachers_files_are_untouched(graded):
-    (before, after), (outside_before, outside_after) = graded[4:]
+    (before, after), (outside_before, outside_after) = graded[4:6]
     assert after == before, "grading changed the repository"
     assert outside_after == outside_before and len(outside_before) == 2  # the victim, and keep/data.txt
 
 
 def test_the_class_is_graded_and_nothing_else(graded):
-    rows, out, md, wall = graded[:4]
+    rows, out, md, wall, err = *graded[:4], graded[6]
     assert sorted(rows) == sorted(EXPECTED)  # Jupyter's checkpoint copy, and the learner's helpers/, are no submissions
     assert out.splitlines()[0].split()[:4] == ["submission", "lesson", "1a", "1b"]
     assert f"{len(EXPECTED)} submissions graded in" in out and "grades.csv" in out
-    assert md.startswith("| submission | lesson | 1a |") and md.count("\n| ") == len(EXPECTED) + 1
+    table, totals = md.split("\n\n")[:2]
+    assert table.startswith("| submission | lesson | 1a |") and table.count("\n| ") == len(EXPECTED) + 1
+    # a total per student (a subfolder each): alice handed in exercises 02 and 03, with the lecture's answers
+    assert "| alice | 2 | 8 of 8 (1a 1b 1c 1d 2 3 4 4b) | 37/37 |" in totals and "| lecture | 9 | " in totals
+    # while it grades: a line a notebook as it is done, on stderr, with the progress bar
+    assert all(re.search(rf"^{re.escape(name)}: ", err, re.M) for name in EXPECTED), err
     print(f"\n{md}\nthe test's wall time to grade the class: {wall:.0f} s")

@@ -38,14 +38,17 @@ from helpers.exercises.checks import NOT_ATTEMPTED
 
 COLUMNS = ["submission", "lesson", *EXERCISES, "right", "first wrong step", "seconds", "error", "note"]
 OPTIONS = dict(kernel_name="backprop-ninja", allow_errors=True, shutdown_kernel="immediate")  # the project's kernel
+CPUS = len(os.sched_getaffinity(0))  # note: the CPUs this process may use (a container's cpuset), not the host's
 LIMIT_MB, PRINTING = 5, threading.Lock()  # what one notebook may print; the checks print, one at a time
 
 
-def in_kernel():
-    """The grader's first cell in a notebook is this function's source, then `_grader_snap = in_kernel()`: it turns
-    on the guard (an audit hook, which no later code can remove) and returns `snap`, which the grader's later cells
-    call to save the learner's answers of one exercise, as they are at its check, to answers-<exercise>.pt."""
+def in_kernel(memory: int):
+    """The grader's first cell in a notebook is this function's source, then `_grader_snap = in_kernel(memory)`: it
+    limits the kernel's memory to `memory` MB, turns on the guard (an audit hook, which no later code can remove) and
+    returns `snap`, which the grader's later cells call to save the learner's answers of one exercise, as they are at
+    its check, to answers-<exercise>.pt."""
     import os
+    import resource
     import sys
 
     import matplotlib.pyplot  # noqa: F401 (loaded, its config and caches found, before the guard is on)
@@ -53,6 +56,8 @@ def in_kernel():
 
     root, refused, last, save, path = os.getcwd(), [], {}, torch.serialization.save, (str, bytes, os.PathLike)
     torch.set_num_threads(1)  # as the grader: the same float32 rounding, so "exactly right" means the same
+    # a runaway cell (an autograd graph growing in an endless loop) fails with an error here, not the machine
+    resource.setrlimit(resource.RLIMIT_AS, (memory * 2**20, memory * 2**20))
     writes = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
     changes = {"open", "os.remove", "os.rmdir", "os.mkdir", "os.rename", "os.replace", "os.link", "os.symlink"}
     changes |= {"os.truncate", "os.chmod", "os.utime", "os.chown", "shutil.rmtree", "os.setxattr", "os.removexattr"}
@@ -94,7 +99,9 @@ def in_kernel():
     return snap
 
 
-SETUP = inspect.getsource(in_kernel) + "\n_grader_snap = in_kernel()"
+def setup(memory: int) -> str:
+    """The grader's first cell."""
+    return inspect.getsource(in_kernel) + f"\n_grader_snap = in_kernel({memory})"
 
 
 def prepare(name: str, base: Path) -> dict:
@@ -117,12 +124,12 @@ def prepare(name: str, base: Path) -> dict:
     return plan | {"args": (ns["graph"], ns["Xb"], ns["Yb"]) if lesson == "02" else (), "ns": ns}
 
 
-def instrument(nb, plan: dict, steps: int):
+def instrument(nb, plan: dict, steps: int, memory: int):
     """The learner's notebook with the grader's cells among its own; metadata "grading": what the rows call each."""
     pos, blanks = {c.get("id"): i for i, c in enumerate(nb.cells)}, {b: e.id for e, b, _ in plan["exercises"]}
     for n, c in enumerate(nb.cells):
         c.metadata["grading"] = f"cell {n + 1}" + (f" (exercise {blanks[c.id]})" if c.get("id") in blanks else "")
-    new = [(0, SETUP, "the grader's set-up")]
+    new = [(0, setup(memory), "the grader's set-up")]
     new += [(len(nb.cells), "_grader_snap('end', [])", "the grader's last cell")]
     for e, blank, check in plan["exercises"]:  # before the learner's check cell: what that check would see
         names = [] if e.kind == "function" else list(e.grads) if e.kind == "loop" else ["d" + g for g in e.grads]
@@ -139,7 +146,7 @@ class Client(NotebookClient):
     """nbclient with a deadline for the whole notebook. Of the outputs it keeps nothing: it counts their bytes and
     notes the errors of the learner's cells."""
 
-    size, at, deadline, errors = 0, None, 0.0, ()
+    size, at, deadline, errors, memory = 0, None, 0.0, (), 0
 
     def timeout_func(self, cell) -> int:  # nbclient asks as each cell starts
         self.at = cell
@@ -149,7 +156,10 @@ class Client(NotebookClient):
         c, where = msg["content"], self.nb.cells[cell_index].metadata["grading"]
         self.size += sum(len(str(v)) for v in c.values())
         if msg["msg_type"] == "error" and where.startswith("cell"):
-            self.errors += (f"{c['ename']} in {where}: {(str(c['evalue']) + chr(10)).splitlines()[0]}"[:200],)
+            what = f"{c['ename']}: {(str(c['evalue']) + chr(10)).splitlines()[0]}"
+            if c["ename"] == "MemoryError" or "can't allocate memory" in what:  # the kernel's limit, in_kernel's
+                what = f"out of memory: {self.memory:,} MB, the limit of one notebook, reached"
+            self.errors += (f"{what.replace(':', f' in {where}:', 1)}"[:200],)
 
 
 def recognise(nb, plan: dict) -> str:
@@ -176,9 +186,13 @@ def execute(sub: Path, folder: Path, base: Path, args, plan: dict) -> tuple:
         why = f"{type(e).__name__}: {str(e)[:100]}"
         return row | {"error": f"not exercise notebook 02 or 03, nor the lecture's ({why})"}, None, {}, {}
     row["note"] = lecture.out_of_order(nb) if lesson == "lecture" else ""
-    nb = lecture.instrument(nb, SETUP, args.steps) if lesson == "lecture" else instrument(nb, plan[lesson], args.steps)
+    if lesson == "lecture":
+        nb = lecture.instrument(nb, setup(args.memory), args.steps)
+    else:
+        nb = instrument(nb, plan[lesson], args.steps, args.memory)
     shutil.copytree(base, mine := (work := Path(tempfile.mkdtemp(prefix="grade-"))) / "home")  # names.txt, ...
     client = Client(nb, resources={"metadata": {"path": str(mine)}}, **OPTIONS)
+    client.memory = args.memory
     env = {"NINJA_HOME": str(mine), "TMPDIR": str(mine), "IPYTHONDIR": str(work), "PYTHONDONTWRITEBYTECODE": "1"}
     client.deadline, problems = time.monotonic() + args.timeout, []
     try:
@@ -271,18 +285,41 @@ def summarise(row: dict, exs: list) -> dict:
     return row
 
 
+def per_student(rows: list[dict]) -> list[list[str]]:
+    """A total for each student, that is each subfolder of the class's folder: notebooks, exercises done (in any of
+    them), gradients right (summed over them)."""
+    by: dict = {}
+    for r in (r for r in rows if "/" in r["submission"]):
+        by.setdefault(r["submission"].split("/")[0], []).append(r)
+    out = [["student", "notebooks", "exercises done", "right"]]
+    for student, mine in sorted(by.items()):
+        done = [e for e in EXERCISES if any(r.get(e) == "done" for r in mine)]
+        right = [[int(x) for x in r["right"].split("/")] for r in mine if r.get("right")]
+        right = f"{sum(a for a, _ in right)}/{sum(b for _, b in right)}" if right else ""
+        exercises = f"{len(done)} of {len(EXERCISES)}" + f" ({' '.join(done)})" * bool(done)
+        out.append([student, str(len(mine)), exercises, right])
+    return out if len(out) > 1 else []
+
+
 def report(rows: list[dict], folder: Path, wall: float) -> None:
-    """The table: on stdout (long cells cut), and whole in grades.csv and grades.md."""
-    table = [COLUMNS] + [[str(r.get(c) or "") for c in COLUMNS] for r in rows]
+    """The table and the totals per student: on stdout (long cells cut), and whole in grades.csv and grades.md."""
+    table, totals = [COLUMNS] + [[str(r.get(c) or "") for c in COLUMNS] for r in rows], per_student(rows)
     tail = f"\n{len(rows)} submissions graded in {wall:.0f} s (wall time).\n"
     csv.writer(buf := io.StringIO(), lineterminator="\n").writerows(table)
     write_file(folder / "grades.csv", buf.getvalue().encode())
-    md = [table[0], ["---"] * len(COLUMNS)] + [[v.replace("|", "\\|") for v in t] for t in table[1:]]
-    write_file(folder / "grades.md", ("\n".join("| " + " | ".join(t) + " |" for t in md) + "\n" + tail).encode())
-    short = [[v if len(v) <= 60 else v[:59] + "…" for v in t] for t in table]
-    widths = [max(len(t[i]) for t in short) for i in range(len(COLUMNS))]
-    print(*("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)).rstrip() for t in short), sep="\n")
-    print(tail + f"The table, whole: {folder / 'grades.csv'} and {folder / 'grades.md'}")
+    md = "".join(markdown(t) + "\n" for t in (table, totals) if t)
+    write_file(folder / "grades.md", (md + tail).encode())
+    for t in (t for t in (table, totals) if t):
+        short = [[v if len(v) <= 60 else v[:59] + "…" for v in row] for row in t]
+        widths = [max(len(row[i]) for row in short) for i in range(len(t[0]))]
+        lines = ("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in short)
+        print(*lines, "", sep="\n")
+    print(tail.strip() + f"\nThe table, whole: {folder / 'grades.csv'} and {folder / 'grades.md'}")
+
+
+def markdown(table: list[list[str]]) -> str:
+    rows = [table[0], ["---"] * len(table[0])] + [[v.replace("|", "\\|") for v in t] for t in table[1:]]
+    return "\n".join("| " + " | ".join(t) + " |" for t in rows) + "\n"
 
 
 def check_report(row: dict) -> None:
@@ -302,7 +339,8 @@ def main(argv: list[str] | None = None) -> None:
                    "into a table; or one notebook, checked with every hint (make check)")  # fmt: skip
     p.add_argument("--timeout", type=float, default=300, help="seconds one notebook may run (default 300)")
     p.add_argument("--steps", type=int, default=1000, help="lesson 03's full run, cut to (default 1000) steps")
-    p.add_argument("--jobs", type=int, default=os.cpu_count(), help="notebooks graded side by side (default: CPUs)")
+    p.add_argument("--jobs", type=int, default=CPUS, help="notebooks graded side by side (default: the CPUs)")
+    p.add_argument("--memory", type=int, default=4096, help="MB of memory one notebook's kernel may use (default 4096)")
     args = p.parse_args(argv)
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # note: nbclient leaves a task behind at each time-out
     torch.set_num_threads(1)  # as in the notebooks' kernels
@@ -327,8 +365,11 @@ def main(argv: list[str] | None = None) -> None:
         plan = {name[:2]: prepare(name, base) for name in SOURCES}
         with ThreadPoolExecutor(args.jobs) as pool:  # the bar on stderr, as each notebook is done
             futures = [pool.submit(grade, sub) for sub in subs]
-            for _ in tqdm(as_completed(futures), total=len(subs), desc="grading", unit="notebook", disable=one):
-                pass
+            for done in tqdm(as_completed(futures), total=len(subs), desc="grading", unit="notebook", disable=one):
+                if not one:  # a line a notebook as it is done, above the bar
+                    row = done.result()
+                    what = f"{row['lesson']}, {row['right']} right, {row['seconds']} s" if row.get("lesson") else ""
+                    tqdm.write(f"{row['submission']}: {what or row.get('error')}"[:110], file=sys.stderr)
             rows = [f.result() for f in futures]
     check_report(rows[0]) if one else report(rows, folder, time.monotonic() - t0)
 
