@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from conftest import WORDS, lesson_cells, run_cells, script
 
-from helpers import DataError, RunError, describe, load_run
+from helpers import DataError, RunError, manual_backward
 from helpers.config import ROOT
 
 LESSONS = ("03_manual_backprop_training.ipynb", "04_batchnorm_calibration.ipynb", "05_evaluation.ipynb")
@@ -66,18 +66,21 @@ def test_lessons_opened_too_early_name_the_lesson_to_run(names, name, lesson):
         run_cells(lesson_cells(name)[:1])
 
 
-def test_the_exercise_without_answers_trains_with_helpers_and_says_so(names, home):
-    """Case 5: exercises/03 run with its blanks empty saves a new run, labelled, and keeps the one before."""
+def test_the_exercise_notebook_trains_only_with_a_passing_backward_and_saves_only_when_asked(names, home):
+    """Issue #25, case 10: exercises/03 with exercise 4 not passing says so and trains nothing; once it passes, it
+    trains with the learner's backward, and the run becomes the one lessons 04-06 read only with SAVE = True."""
     nb = script("make_exercises").build(ROOT / "notebooks/03_manual_backprop_training.ipynb")  # not the learner's copy
     cells = {c.id: c for c in nb.cells}
     ns, _ = run_cells([cells["cell-01"]], edit=lambda src: src.replace("Config()", "Config(steps=50)"))
-    ns["ex"], ns["backward"] = type("Unsolved", (), {"solved": lambda self, e: False})(), None
-    run_cells([cells["cell-10"], cells["cell-14"]], ns)
-    run_cells([cells["cell-10"], cells["cell-14"]], ns)
-    assert "trained with helpers.manual_backward, 50 of 50 steps" in describe(load_run())
-    assert sorted(p.name for p in (home / "artifacts/runs").iterdir()) == ["run-001.pt", "run-002.pt"]
-    with pytest.raises(RunError, match="run-002 has no calibrated batch-norm statistics yet"):
-        load_run(calibrated=True)
+    checks = {solved: type("Checks", (), {"solved": lambda self, e, s=solved: s})() for solved in (False, True)}
+    ns |= {"ex": checks[False], "backward": None}
+    _, out = run_cells([cells["cell-10"], cells["check-log"], cells["cell-12"], cells["cell-14"]], ns)
+    assert ns["run"] is None and out.count("skipped: ") == 3 and "not saved" in out
+    ns |= {"ex": checks[True], "backward": manual_backward}  # a learner's backward that passes
+    _, out = run_cells([cells["cell-10"], cells["cell-14"]], ns)
+    assert ns["run"].steps_done == 50 and "not saved" in out and not (home / "artifacts").exists()
+    run_cells([cells["cell-14"]], ns, edit=lambda src: src.replace("SAVE = False", "SAVE = True"))
+    assert [p.name for p in (home / "artifacts/runs").iterdir()] == ["run-001.pt"]
 
 
 def test_make_clean_removes_only_what_the_project_made(tmp_path):

@@ -7,8 +7,9 @@ found by their tags and changed whole, never by editing their prose (docs/exerci
                   gradient in the order the lesson computes them (exercise 4: the `def` line and NotImplementedError)
   check           the lesson's comparison (`cmp(...)` lines, or a call of the function) -> the exercise's check
   needs-solution  a cell that uses the answer -> run only `if ex.solved("<id>")`
-  derivation      a one-go exercise's derivation -> moved after its check, collapsed: the solution sketch
-  fallback        trains with `backward=backward` -> with helpers.manual_backward until exercise 4 passes
+  derivation      a one-go exercise's derivation -> moved after its check, folded (<details>): the solution sketch
+  fallback        trains with `backward=backward` -> only once exercise 4 passes; the cells after it that use its
+                  `run` wait for it, and saving it (`save_run`) is for the learner to ask: lessons 04-06 read the newest
 
 Every other cell is copied. Outputs are cleared; an introduction, the checks' set-up and a progress table
 are added. Nothing depends on time: regenerating gives the same bytes.
@@ -120,30 +121,34 @@ def check(ex: Exercise, src: str, where: str) -> str:
     return f'_ = ex.check("{ex.id}", ' + ", ".join(f"{g}=d{g}" for g in ex.grads) + ")"
 
 
+def wrap(src: str, condition: str, why: str, otherwise: str) -> str:
+    """`src` run only `if condition` (a comment says why), else a line that says why not."""
+    body = "\n".join("    " + line if line else line for line in src.splitlines())
+    return f"if {condition}:  # {why}\n{body}\nelse:\n    print({otherwise!r})"
+
+
 def guard(src: str, ex: Exercise) -> str:
     why = f"this cell uses your answer to exercise {ex.id}"
-    body = "\n".join("    " + line if line else line for line in src.splitlines())
-    skipped = f'print("skipped: {why}; it runs once exercise {ex.id} passes its checks")'
-    return f'if ex.solved("{ex.id}"):  # {why}\n{body}\nelse:\n    {skipped}'
+    return wrap(src, f'ex.solved("{ex.id}")', why, f"skipped: {why}; it runs once exercise {ex.id} passes its checks")
 
 
 def fallback(src: str, where: str) -> str:
-    """The full run: trains with your backward once it passes exercise 4's check, else with helpers' own."""
+    """The full run: with your backward, once it passes exercise 4's check. Until then none: minutes of training with
+    helpers' backward would teach nothing, and lessons 04-06 have the run you saved in lesson 03."""
     found = [k for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Call) for k in n.keywords if k.arg == "backward"]
     if len(found) != 1:
         raise GeneratorError(f"{where}: a `fallback` cell passes backward=... to one call")
-    lines, k = src.splitlines(), found[0].value
-    line = lines[k.lineno - 1]
-    lines[k.lineno - 1] = line[: k.col_offset] + "backward_or_helpers" + line[k.end_col_offset :]
-    head = [
-        "from helpers import manual_backward",
-        "",
-        "# until your backward passes exercise 4's check, helpers' own trains the model, so that lessons 04-06 get one",
-        'backward_or_helpers = backward if ex.solved("4") else manual_backward',
-        'if not ex.solved("4"):',
-        '    print("your backward does not pass exercise 4\'s check yet: helpers.manual_backward trains the model")',
-    ]
-    return "\n".join(head + lines)
+    skipped = "skipped: the full run trains with your backward once it passes exercise 4's check"
+    return "run = None\n" + wrap(src, 'ex.solved("4")', "the full run, with your backward", skipped)
+
+
+def after_run(src: str) -> str:
+    """A cell after the full run that uses it: it waits for the run, and saves it only if you ask (lessons 04-06 read
+    the newest saved run, which is the one you trained in lesson 03 until you do)."""
+    if "save_run(" not in src:
+        return wrap(src, "run is not None", "the full run, once exercise 4 passes", NO_RUN)
+    ask = "# lessons 04-06 read the newest saved run: SAVE = True makes this one it (the runs saved before stay)\n"
+    return ask + "SAVE = False\n" + wrap(src, "run is not None and SAVE", "only if you ask", NOT_SAVED)
 
 
 def uses_answers(src: str, answers: set[str]) -> list[str]:
@@ -161,7 +166,7 @@ def build(src: Path) -> nbformat.NotebookNode:
     """The exercise notebook for the lesson at `src`."""
     nb, lesson = copy.deepcopy(nbformat.read(src, as_version=4)), src.name[:2]
     todo = iter(e for e in EXERCISES.values() if e.lesson == lesson)
-    current, answers, sketches, cells = None, set(), [], []
+    current, answers, sketches, cells, ran = None, set(), [], [], False
     for cell in nb.cells:
         where, t = f"{src.name}, cell {cell.get('id')}", tags(cell)
         if cell.cell_type == "code":
@@ -176,9 +181,8 @@ def build(src: Path) -> nbformat.NotebookNode:
                 after = [nbformat.v4.new_code_cell("_ = ex.check_loop(params, lossi, cfg)", id=f"{cell.id}-check")]
                 after[0].metadata["tags"] = ["check"]
             answers |= {"backward"} if current.kind == "function" else {"d" + g for g in current.grads}
-        elif "derivation" in t:
-            cell.source = "**Solution sketch** (the lesson's derivation)\n\n" + cell.source
-            cell.metadata["jupyter"] = {"source_hidden": True}
+        elif "derivation" in t:  # folded: JupyterLab keeps <details> closed through Run All and Save
+            cell.source = f"{SKETCH}\n\n{cell.source}\n\n</details>"
             sketches.append(cell)
             continue
         elif t and current is None:
@@ -188,7 +192,9 @@ def build(src: Path) -> nbformat.NotebookNode:
         elif "needs-solution" in t:
             cell.source = guard(cell.source, current)
         elif "fallback" in t:
-            cell.source = fallback(cell.source, where)
+            cell.source, ran = fallback(cell.source, where), True
+        elif ran and cell.cell_type == "code" and uses_answers(cell.source, {"run"}):
+            cell.source = after_run(cell.source)
         elif cell.cell_type == "code" and uses_answers(cell.source, answers):
             raise GeneratorError(
                 f"{where}: uses {uses_answers(cell.source, answers)}, the learner's: tag it `needs-solution`"
@@ -207,13 +213,16 @@ def build(src: Path) -> nbformat.NotebookNode:
     return nb
 
 
+NO_RUN = "skipped: it uses the full run, which waits for exercise 4"
+NOT_SAVED = "not saved: lessons 04-06 go on with the newest run saved before; SAVE = True saves this one"
+SKETCH = "<details>\n<summary><b>Solution sketch</b> (the lesson's derivation)</summary>"
 SETUP_CODE = "from helpers.exercises import Exercises\n\nex = {}  # the checks of this notebook, and your progress"
 INTRO = """> **Exercise version** of `notebooks/{name}`, generated from it by `make exercises`.
 >
 > Fill in every cell marked `# YOUR CODE HERE` and run the check cell below it. A check says whether each gradient
 > is *exactly right*, *approximately right* (floating-point rounding) or *not attempted yet*, and otherwise what is
 > wrong — the shape, or which values, with a hint pointing at the step — without showing the answer. Where the lesson
-> derives a formula, the derivation waits after the check in a collapsed *solution sketch* cell (click its `…`). A
+> derives a formula, the derivation waits after the check, folded: click *Solution sketch* to open it. A
 > cell that needs an exercise you have not solved yet is skipped, so with your cells untouched or working, *Run All*
 > gets to the end, where a table shows your progress.
 >
