@@ -151,6 +151,15 @@ def attempt(ns02, exercise, old, new):
         ("1b", "dW2 = h.T @ dlogits", "dW2 = dlogits.T @ h", "W2", "transposed", "looks transposed"),
         ("1a", "dcounts += torch.ones_like(counts) * dcounts_sum", "", "counts", "one_path",
          "add the part through counts_sum"),
+        # issue 25, a tensor used twice: `=` where `+=` belongs, or the `+=` line left out: the hint names the part
+        # missing, whichever it is; a part with its sign flipped names that part's line
+        ("1a", "dcounts += torch.ones_like", "dcounts = torch.ones_like", "counts", "one_path",
+         "only its part through counts_sum; add the part through probs (+=)"),
+        ("1a", "dlogits += F.one_hot", "dlogits = F.one_hot", "logits", "one_path", "add the part through norm_logits"),
+        ("1c", "dbndiff += (2", "dbndiff = (2", "bndiff", "one_path", "add the part through bnraw"),
+        ("1c", "dhprebn += 1.0", "dhprebn = 1.0", "hprebn", "one_path", "add the part through bndiff (+=)"),
+        ("1c", "dhprebn += 1.0", "# dhprebn += 1.0", "hprebn", "one_path", "add the part through bnmeani"),
+        ("1a", "* dcounts_sum\n", "* -dcounts_sum\n", "counts", "path", "`counts_sum = counts.sum(1, ...)`"),
         ("1d", "dC = torch.zeros_like(C).index_add_(0, Xb.view(-1), demb.view(-1, demb.shape[-1]))",
          "dC = torch.zeros_like(C)\ndC[Xb] = demb", "C", "dC_assign", "don't assign"),
         # issue #18: bnvar where bnvar_inv belongs; a second name instead of a copy; keepdim lost two steps back

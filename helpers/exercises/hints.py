@@ -181,6 +181,18 @@ def diagnose(r: Ref | None, ex, name: str, got: torch.Tensor, ref: torch.Tensor)
     """(typical mistake or None, hint) for a gradient with wrong values (see Exercises._judge for what comes first)."""
     if not torch.isfinite(got).all():
         return "nonfinite", NONFINITE
+    paths = PATHS.get(name, {}) if r is not None and ex.uses is None else {}
+    parts = {u: make(r) for u, (make, _) in paths.items()}
+    # a tensor used twice, step by step (exercise 1): its two parts first, before the one-go formulas' mistakes; and
+    # one part alone before a part off: the rest beside one part alone is ~0, which is "proportional" to any part
+    for u, other in zip(parts, reversed(parts)):
+        if close(got, parts[u]):
+            why = f"yours is only its part through {u}; add the part through {other} (+=)"
+            return "one_path", f"{name} is used twice: {why}"
+    for u, other in zip(parts, reversed(parts)):
+        if not close(rest := got - parts[other], parts[u]) and _proportional(rest, parts[u]):
+            line = paths[u][1]
+            return "path", f"the part through {u} is off, the part through {other} is right: look again at `{line}`"
     for key, entry, make, hint in MISTAKES if r is not None else ():
         try:
             wrong = make(r) if entry == name else r.downstream(entry, make(r)).get(name) if r.params else None
@@ -188,13 +200,6 @@ def diagnose(r: Ref | None, ex, name: str, got: torch.Tensor, ref: torch.Tensor)
             continue
         if wrong is not None and not close(wrong, ref) and close(got, wrong.to(got.dtype)):
             return key, hint
-    for u, (make, line) in PATHS.get(name, {}).items() if r is not None and ex.uses is None else ():
-        other, (make_other, _) = next((o, p) for o, p in PATHS[name].items() if o != u)
-        part, rest = make(r), got - make_other(r)
-        if close(got, part):
-            return "one_path", f"{name} is used twice: yours is its part through {u} only; add the part through {other}"
-        if not close(rest, part) and _proportional(rest, part):
-            return "path", f"the part through {u} is off, the part through {other} is right: look again at `{line}`"
     g64, r64, n = got.double(), ref.double(), r.n if r is not None else len(ref)
     c = ((g64 * r64).sum() / (r64 * r64).sum()).item() if (r64 * r64).sum() > 0 else 0.0
     if c != 0 and close(got, (c * r64).to(got.dtype)):
