@@ -7,6 +7,7 @@ and a note up front when a backward pass does much more work than it need do.
 
 from __future__ import annotations
 
+import itertools
 import math
 import signal
 import sys
@@ -94,21 +95,51 @@ def _label(backward) -> str:
 
 def _by_name(grads, params: dict, check: bool) -> dict:
     """The gradients as {name: gradient}, from a dict or the lecture's list; on the first step, checked."""
+    if check and (order := list_order(grads, params)):
+        raise ValueError(ORDER.format(fname="the backward pass", what=BY_SHAPES, got=order))
     if isinstance(grads, (list, tuple)) and len(grads) == len(PARAM_NAMES):
         grads = dict(zip(PARAM_NAMES, grads, strict=True))
     if check and (not isinstance(grads, dict) or not set(params) <= set(grads)):
         got = sorted(grads) if isinstance(grads, dict) else grads
         raise ValueError(
             f"the backward pass must return one gradient per parameter, {{'C': dC, ...}} or the lecture's list "
-            f"[dC, dW1, db1, dW2, db2, dbngain, dbnbias]; it returned {got}"
+            f"{LECTURE_LIST}; it returned {got}"
         )
     for k, p in params.items() if check else ():
-        # note: p += -lr * d takes p's shape, or p's shape without its leading 1s (the lecture's dbngain of (200,))
         d = grads[k]
-        if not isinstance(d, torch.Tensor) or p.shape != (1,) * (p.dim() - d.dim()) + tuple(d.shape):
+        if not fits(d, p):
             got = tuple(d.shape) if isinstance(d, torch.Tensor) else type(d).__name__
             raise ValueError(f"the backward pass returned d{k} of shape {got}; {k} has shape {tuple(p.shape)}")
     return grads
+
+
+LECTURE_LIST = "[dC, dW1, db1, dW2, db2, dbngain, dbnbias]"
+ORDER = (
+    "{fname} returned {what} in another order: {got}; the lecture's order is " + LECTURE_LIST + ": put them in that "
+    "order, or return a dict by name ({{'C': dC, ...}})"
+)
+BY_SHAPES = "gradients whose shapes say they are"
+
+
+def fits(d, p: torch.Tensor) -> bool:
+    """Whether d can be p's gradient by its shape: p's shape, or p's without its leading 1s (the lecture's dbngain of
+    (200,)), which p += -lr * d takes."""
+    return isinstance(d, torch.Tensor) and p.shape == (1,) * (p.dim() - d.dim()) + tuple(d.shape)
+
+
+def list_order(grads, params: dict, same=None) -> str | None:
+    """For a list of the seven gradients in another order than the lecture's: the order it has, "[dW1, dW2, ...]",
+    by the shapes (or by `same(d, name)`); a place `same` can't tell says "dbngain or dbnbias". None for the lecture's
+    order, or when no order fits: the list is then judged (or refused) as the lecture's."""
+    if not isinstance(grads, (list, tuple)) or len(grads) != len(PARAM_NAMES):
+        return None
+    same = same or (lambda d, k: fits(d, params[k]))
+    fit = [[same(d, k) for k in PARAM_NAMES] for d in grads]
+    orders = [o for o in itertools.permutations(range(len(grads))) if all(fit[i][j] for i, j in enumerate(o))]
+    if not orders or tuple(range(len(grads))) in orders:
+        return None
+    places = [" or ".join(f"d{PARAM_NAMES[j]}" for j in sorted({o[i] for o in orders})) for i in range(len(grads))]
+    return "[" + ", ".join(places) + "]"
 
 
 @contextmanager

@@ -63,6 +63,7 @@ def triggers(home, words, monkeypatch) -> list:
         *(lambda kw=kw: h.Config(**dict([kw])) for kw in dict(batch_size=1, vocab_size=1, seed=-1, device="?").items()),
         lambda: quiet(lr=1e30), lambda: quiet(lr=50.0, steps=1100), lambda: quiet(lambda p, c: {}),
         lambda: quiet(lambda p, c: dict(h.manual_backward(p, c), b1=p["b2"])), lambda: quiet(slow, steps=200_000),
+        lambda: quiet(lambda p, c: [*h.manual_backward(p, c).values()][::-1]),
         h.load_run, lambda: h.save_run(vars(quiet())), lambda: (h.save_run(quiet()), run(9)),
         lambda: (h.save_run(quiet(names="mine.txt")), h.load_run(calibrated=True)),
         lambda: run(2, lambda path: (home / "mine.txt").write_text("\n".join(WORDS[1:]))),

@@ -257,6 +257,21 @@ def test_exercise_4_names_the_first_wrong_step_everywhere(ns03, capsys):
     assert check4(ns03, lambda p, c: [1, 2])["C"].status == "wrong type"
 
 
+def test_a_list_in_another_order_is_said_to_be_one(ns03, capsys):
+    """Issue 25: the right gradients in another order than the lecture's list: the check says so, and which order it
+    has, by their values, or by their shapes where a value is off (train's side: tests/test_train.py)."""
+    ret = next(line.strip() for line in solution("4").splitlines() if line.strip().startswith("return"))
+    fbs = check4(ns03, backward(ns03, ret, "return [dW1, dW2, db1, db2, dC, dbnbias, dbngain]"))
+    out = capsys.readouterr().out
+    assert {fb.status for fb in fbs.values()} == {"wrong order"} and "start with" not in out
+    assert "the right gradients in another order: [dW1, dW2, db1, db2, dC, dbnbias, dbngain]" in out
+    check4(ns03, backward(ns03, ret, "return [dW1, dW2, db1, db2, dC, 2 * dbnbias, dbngain]"))
+    out = capsys.readouterr().out
+    assert "shapes say they are in another order: [dW1, dW2, db1, db2, dC, dbngain or dbnbias," in out
+    fbs = check4(ns03, backward(ns03, ret, "return [dC, dW1, db1, dW2, db2, dbnbias, dbngain]"))  # same shapes: values
+    assert fbs["bngain"].status == "wrong order" and "[dC, dW1, db1, dW2, db2, dbnbias, dbngain]" in fbs["C"].detail
+
+
 def test_exercise_4b_checks_the_loop_and_what_it_records(names):
     ex, cfg = Exercises("03"), Config(steps=100)
     run = quiet(dataclasses.replace(cfg, steps=100), backward=manual_backward)

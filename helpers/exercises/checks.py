@@ -19,12 +19,13 @@ import torch
 
 from ..gradcheck import ATOL, RTOL
 from ..model import PARAM_NAMES
-from ..train import train
+from ..train import BY_SHAPES, ORDER, fits, list_order, train
 from .catalogue import EXERCISES, Exercise
 from .hints import STAGES, Ref, diagnose, shape_hint, where_wrong
 
 NOT_ATTEMPTED, ERROR, WRONG_TYPE, WRONG_SHAPE = "not attempted yet", "error", "wrong type", "wrong shape"
 WRONG_VALUES, APPROXIMATE, EXACT, NOT_CHECKED = "wrong values", "approximately right", "exactly right", "not checked yet"
+WRONG_ORDER = "wrong order"
 MARKS = {NOT_ATTEMPTED: "·", APPROXIMATE: "≈", EXACT: "✓", NOT_CHECKED: " "}  # the others: ✗
 SAY = {  # what the checks say, besides the hints of .hints
     "blank": "`d{name}` is still `{got}`: replace it with your gradient",
@@ -102,10 +103,6 @@ class Exercises:
         try:
             with torch.no_grad():
                 grads = backward(params, cache)
-            if isinstance(grads, (list, tuple)) and len(grads) == len(PARAM_NAMES):  # the lecture's `grads = [dC, ...]`
-                grads = dict(zip(PARAM_NAMES, grads, strict=True))
-            if not isinstance(grads, dict):
-                common = (WRONG_TYPE, SAY["returned"].format(fname=fname, type=type(grads).__name__))
         except NotImplementedError:
             common = (NOT_ATTEMPTED, SAY["not_yet"].format(fname=fname))
         except Exception as e:  # any bug of the learner's is reported, not raised, with the line of theirs it was on
@@ -113,6 +110,20 @@ class Exercises:
             mine = [f for f in traceback.extract_tb(e.__traceback__) if code and f.filename == code.co_filename]
             where = f" (line {mine[-1].lineno}: `{mine[-1].line.strip()}`)" if mine and mine[-1].line else ""
             common = (ERROR, SAY["raised"].format(fname=fname, error=type(e).__name__, e=e, where=where))
+
+        def right(d, k):  # autograd's gradient of params[k], up to rounding: a list's order told by values too
+            p, g = params[k], params[k].grad
+            return fits(d, p) and g is not None and torch.allclose(d.reshape(p.shape).to(p.dtype), g, RTOL, ATOL)
+
+        if not common:
+            for what, same in (("the right gradients", right), (BY_SHAPES, None)):
+                if order := list_order(grads, params, same):  # said, never guessed: train takes the lecture's order
+                    common = (WRONG_ORDER, ORDER.format(fname=fname, what=what, got=order))
+                    break
+            if isinstance(grads, (list, tuple)) and len(grads) == len(PARAM_NAMES):  # the lecture's `[dC, dW1, ...]`
+                grads = dict(zip(PARAM_NAMES, grads, strict=True))
+            if not isinstance(grads, dict):
+                common = (WRONG_TYPE, SAY["returned"].format(fname=fname, type=type(grads).__name__))
         if common:
             print(f"{MARKS.get(common[0], '✗')} exercise 4: {common[0]}: {common[1]}")
             return [self._record(Feedback("4", k, *common)) for k in ex.grads]
