@@ -282,3 +282,16 @@ def test_exercise_4b_checks_the_loop_and_what_it_records(names):
     wrong = quiet(dataclasses.replace(cfg, steps=100, lr=0.01))
     assert not ex.check_loop(wrong.params, wrong.lossi, cfg, steps=100)[0].passed
     assert ex.check_loop({}, [], cfg)[0].status == "not attempted yet"
+
+
+def test_partly_attempted_is_not_wrong(ns02, capsys):
+    """Issue 25: "N of M right, K not attempted", in the summary and the progress table; never "done"."""
+    ex = Exercises("02", ns02["graph"], ns02["Xb"], ns02["Yb"])
+    fbs = ex.check(
+        "1c", **{g: ns02["d" + g] if g in ("bnvar_inv", "bnvar", "bndiff2") else ... for g in EXERCISES["1c"].grads}
+    )
+    assert [fb.status for fb in fbs].count("not attempted yet") == 3 and not ex.solved("1c")
+    ex.progress()
+    out = capsys.readouterr().out
+    assert "1c (batch norm, step by step): 3 of 6 right, 3 not attempted\n" in out
+    assert "Progress, lesson 02: 3 of 28 gradients right, 3 not attempted, 22 not checked;" in out

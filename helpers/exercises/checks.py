@@ -77,6 +77,12 @@ class Feedback:
         return text + ("\n" + hint if self.hint else "")
 
 
+def tally(fbs: list[Feedback], what: str = "") -> str:
+    """"N of M right", then how many are not attempted (or not checked) yet: partly attempted is not wrong."""
+    rest = [(sum(fb.status == s for fb in fbs), s.removesuffix(" yet")) for s in (NOT_ATTEMPTED, NOT_CHECKED)]
+    return f"{sum(fb.passed for fb in fbs)} of {len(fbs)} {what}right" + "".join(f", {n} {s}" for n, s in rest if n)
+
+
 class Exercises:
     """The checks of one exercise notebook, and what they found so far.
 
@@ -233,8 +239,8 @@ class Exercises:
         return fb
 
     def _show(self, ex: Exercise, fbs: list[Feedback]) -> list[Feedback]:
-        right, n = sum(fb.passed for fb in fbs), len(fbs)
-        print(*fbs, f"→ exercise {ex.id} ({ex.title}): {right} of {n} right" + ": done" * (right == n), sep="\n")
+        done = ": done" * all(fb.passed for fb in fbs)
+        print(*fbs, f"→ exercise {ex.id} ({ex.title}): {tally(fbs)}{done}", sep="\n")
         return fbs
 
     def report(self, exercise: str, fbs: list[Feedback]) -> list[Feedback]:
@@ -251,9 +257,9 @@ class Exercises:
     def progress(self) -> None:
         """Print which gradients of this notebook's exercises pass their checks."""
         rows = [(e.id, g, self.results.get((e.id, g))) for e in self.exercises.values() for g in e.grads]
-        done, right = [e for e in self.exercises if self.solved(e)], sum(bool(fb and fb.passed) for *_, fb in rows)
-        lesson = next(iter(self.exercises.values())).lesson
-        print(f"Progress, lesson {lesson}: {right} of {len(rows)} gradients right; exercises done: {len(done)} of "
+        done, lesson = [e for e in self.exercises if self.solved(e)], next(iter(self.exercises.values())).lesson
+        right = tally([fb or Feedback("", "", NOT_CHECKED) for *_, fb in rows], "gradients ")
+        print(f"Progress, lesson {lesson}: {right}; exercises done: {len(done)} of "
               f"{len(self.exercises)}" + f" ({', '.join(done)})" * bool(done))  # fmt: skip
         print(f"{'exercise':9s} {'gradient':16s} {'status':22s} maxdiff")
         for e, g, fb in rows:
