@@ -2,7 +2,6 @@
 owns, so a learner's answers never fail `make test`); the notebooks run untouched and filled in; and each
 typical mistake, made by editing a solution, gets the hint that names its real cause (issue #18)."""
 
-import dataclasses
 import json
 import linecache
 import sys
@@ -10,7 +9,7 @@ import sys
 import nbformat
 import pytest
 import torch
-from conftest import lesson_namespace, quiet, real_home, script
+from conftest import lesson_namespace, real_home, script
 from nbclient import NotebookClient
 
 from helpers import Config, manual_backward
@@ -272,16 +271,57 @@ def test_a_list_in_another_order_is_said_to_be_one(ns03, capsys):
     assert fbs["bngain"].status == "wrong order" and "[dC, dW1, db1, dW2, db2, dbnbias, dbngain]" in fbs["C"].detail
 
 
-def test_exercise_4b_checks_the_loop_and_what_it_records(names):
-    ex, cfg = Exercises("03"), Config(steps=100)
-    run = quiet(dataclasses.replace(cfg, steps=100), backward=manual_backward)
-    loss = [10**x for x in run.lossi]
-    assert [fb.passed for fb in ex.check_loop(run.params, run.lossi, cfg, steps=100)] == [True, True]
-    fb = ex.check_loop(run.params, loss, cfg, steps=100)[1]  # issue #18: lossi.append(loss.item())
-    assert not fb.passed and "log10" in fb.hint
-    wrong = quiet(dataclasses.replace(cfg, steps=100, lr=0.01))
-    assert not ex.check_loop(wrong.params, wrong.lossi, cfg, steps=100)[0].passed
-    assert ex.check_loop({}, [], cfg)[0].status == "not attempted yet"
+def loop(ns: dict, ex: Exercises, *edits, backward=manual_backward, steps=100) -> dict:
+    """The lecture's training loop (exercise 4b's solution) for `steps` steps, with `edits` made to it, checked."""
+    src = solution("4b").replace("range(1000)", f"range({steps})")
+    for old, new in edits:
+        assert old in src, old
+        src = src.replace(old, new)
+    exec(src, ns := dict(ns, backward=backward))
+    return {fb.name: fb for fb in ex.check_loop(ns["params"], ns["lossi"], ns["cfg"], steps=steps)}
+
+
+@pytest.fixture
+def ns4b(names, ns03):
+    """Lesson 03's names for exercise 4b, and an Exercises whose exercise 4 passes."""
+    from helpers import forward, init_params, load_splits, make_generator
+
+    cfg, ex = Config(), Exercises("03")
+    ex.check_backward(manual_backward, ns03["params"], ns03["cache"])
+    data = load_splits(cfg)
+    ns = dict(torch=torch, cfg=cfg, Xtr=data.Xtr, Ytr=data.Ytr, forward=forward, init_params=init_params)
+    return ns | {"make_generator": make_generator}, ex
+
+
+def test_exercise_4b_checks_the_loop_and_what_it_records(ns4b, ns03):
+    ns, ex = ns4b
+    assert all(fb.passed for fb in loop(ns, ex).values())
+    fbs = loop(ns, ex, ("loss.log10().item()", "loss.item()"))  # issue #18: lossi.append(loss.item())
+    assert fbs["params"].passed and fbs["lossi"].mistake == "log10" and "log10()" in fbs["lossi"].hint
+    # issue 25: batches drawn without g; then a backward that fails exercise 4: the cause, never log10
+    fbs = loop(ns, ex, ("(cfg.batch_size,), generator=g)", "(cfg.batch_size,))"))
+    assert not fbs["params"].passed and "generator=g" in fbs["params"].hint and "exercise 4" not in fbs["params"].hint
+    assert fbs["lossi"].mistake == "inherited" and "log10" not in fbs["lossi"].hint
+    wrong = backward(ns03, "db2 = dlogits.sum(0)", "db2 = 2 * dlogits.sum(0)")
+    ex.check_backward(wrong, ns03["params"], ns03["cache"])
+    assert not ex.solved("4")
+    fbs = loop(ns, ex, backward=wrong)
+    assert "exercise 4's check" in fbs["params"].hint and "generator=g" not in fbs["params"].hint
+    assert fbs["lossi"].mistake == "inherited" and "log10" not in fbs["lossi"].hint
+
+
+def test_exercise_4b_judges_params_whenever_the_loop_ran(ns4b, capsys):
+    """Issue 25: a loop that keeps no lossi still has its params judged, right or wrong; untouched, neither is."""
+    ns, ex = ns4b
+    fbs = loop(ns, ex, ("lossi.append(loss.log10().item())", "pass"))
+    assert fbs["params"].passed and fbs["lossi"].status == "not attempted yet" and "loop ran" in fbs["lossi"].detail
+    assert "1 of 2 right, 1 not attempted" in capsys.readouterr().out
+    fbs = loop(ns, ex, ("lossi.append(loss.log10().item())", "pass"), ("-lr * grads", "lr * grads"))
+    assert fbs["params"].status == "wrong values" and fbs["lossi"].status == "not attempted yet"
+    untouched = solution("4b").split("with torch.no_grad()")[0]  # the set-up lines the blank keeps
+    exec(untouched, ns)
+    assert {fb.status for fb in ex.check_loop(ns["params"], ns["lossi"], ns["cfg"])} == {"not attempted yet"}
+    assert ex.check_loop({}, [], ns["cfg"])[0].status == "not attempted yet"
 
 
 def test_partly_attempted_is_not_wrong(ns02, capsys):

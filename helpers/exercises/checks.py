@@ -17,8 +17,9 @@ import traceback
 
 import torch
 
+from ..config import make_generator
 from ..gradcheck import ATOL, RTOL
-from ..model import PARAM_NAMES
+from ..model import PARAM_NAMES, init_params
 from ..train import BY_SHAPES, ORDER, fits, list_order, train
 from .catalogue import EXERCISES, Exercise
 from .hints import STAGES, Ref, diagnose, shape_hint, where_wrong
@@ -45,9 +46,12 @@ SAY = {  # what the checks say, besides the hints of .hints
     "raised": "{fname} raised {error}: {e}{where}",
     "returned": "{fname} returned {type}; expected {{'C': dC, ...}} or a list in the lecture's order",
     "first": "→ {before} are right, so the first mistake comes after them, most likely in {step}",
-    "loop_empty": "`lossi` is still empty: write your loop and run it",
+    "loop_empty": "no loop has run yet: `params` is as the set-up made it and `lossi` is empty: write the loop, run it",
     "loop_params": "they differ from {whose} after {steps:,} steps by up to {diff:.2e}",
     "loop_how": "each step: a batch drawn with g, forward, your backward, p.data += -lr * grads[k], lr = cfg.lr_at(i)",
+    "loop_first": "your first loss already differs from {whose}, before any update: so does your first batch (or the "
+    "parameters you start from): draw each batch with g, the generator that made them (torch.randint(..., generator=g))",
+    "lossi_none": "`lossi` is empty, though your loop ran: append each step's log10 loss to it",
     "lossi_len": "{mine:,} entries; one per step is {steps:,}",
     "lossi_log10": "the lecture appends the log10 of each step's loss: lossi.append(loss.log10().item())",
     "lossi_params": "the parameters your loop trains are off, and so the losses it sees: fix those first",
@@ -151,29 +155,34 @@ class Exercises:
         rounding), and `lossi` its log10 losses, one per step. `reference`: (params, lossi, whose, how) of another
         run to compare with (the lecture's notebook: the same steps with autograd's gradients, tools/lecture.py)."""
         ex, fb = self.exercises["4b"], functools.partial(self._feedback, "4b")
-        if not isinstance(params, dict) or not lossi and reference is None:
+        start = init_params(cfg, make_generator(cfg)) if reference is None and isinstance(params, dict) else {}
+        untouched = start and all(k not in params or torch.equal(params[k], v) for k, v in start.items())
+        if not isinstance(params, dict) or not lossi and untouched:
             return self._show(ex, [fb(k, None, NOT_ATTEMPTED, SAY["loop_empty"]) for k in ex.grads])
         if reference is None:
             run = train(dataclasses.replace(cfg, steps=steps), progress=False, log_every=0)
             reference = (run.params, run.lossi, "helpers.train's", SAY["loop_how"])
         ref_params, ref_lossi, whose, how = reference
+        mine, ref = torch.tensor([float(x) for x in lossi], dtype=torch.float64), torch.tensor(ref_lossi).double()
+        # the first step's loss comes before any update: it tells the losses themselves, and other batches, apart
+        raw = bool(lossi) and abs(mine[0] - 10 ** ref[0]) < 1e-2
+        if start and lossi and not raw and abs(mine[0] - ref[0]) > 1e-3:
+            how = SAY["loop_first"].format(whose=whose)
         diff = max((params[k].detach() - ref_params[k]).abs().max().item() for k in ref_params)
         fix = "" if self.solved("4") else "your backward does not pass exercise 4's check yet: fix it first. "
         right = (APPROXIMATE, f"{whose} after {steps:,} steps, up to rounding (maxdiff {diff:.1e})", "")
         wrong = (WRONG_VALUES, SAY["loop_params"].format(whose=whose, steps=steps, diff=diff), fix + how)
         out = [fb("params", None, *(right if diff < 1e-4 else wrong), maxdiff=diff)]
-        mine, ref = torch.tensor([float(x) for x in lossi], dtype=torch.float64), torch.tensor(ref_lossi).double()
         if not lossi:
-            out.append(fb("lossi", None, NOT_ATTEMPTED, SAY["loop_empty"]))
+            out.append(fb("lossi", None, NOT_ATTEMPTED, SAY["lossi_none"]))
         elif len(mine) != len(ref):
             out.append(fb("lossi", None, WRONG_VALUES, SAY["lossi_len"].format(mine=len(mine), steps=len(ref))))
         elif torch.allclose(mine, ref, atol=1e-3, rtol=0):
             out.append(fb("lossi", None, APPROXIMATE, f"{len(ref):,} entries: the log10 of each step's loss"))
         else:
-            raw = torch.allclose(mine, 10**ref, atol=1e-2, rtol=0)
             why = "these are the losses themselves" if raw else f"not {whose} log10 losses, step by step"
-            hint = SAY["lossi_log10"] if raw or out[0].passed else SAY["lossi_params"]  # wrong parameters, wrong losses
-            out.append(fb("lossi", None, WRONG_VALUES, why, hint, mistake="inherited" if hint != SAY["lossi_log10"] else None))
+            hint, key = (SAY["lossi_log10"], "log10") if raw or out[0].passed else (SAY["lossi_params"], "inherited")
+            out.append(fb("lossi", None, WRONG_VALUES, why, hint, mistake=key))
         return self._show(ex, out)
 
     def _judge(self, ex: Exercise, name: str, got, ref: torch.Tensor, mine: dict, r=None, first=None) -> Feedback:
