@@ -185,11 +185,11 @@ def diagnose(r: Ref | None, ex, name: str, got: torch.Tensor, ref: torch.Tensor)
     parts = {u: make(r) for u, (make, _) in paths.items()}
     # a tensor used twice, step by step (exercise 1): its two parts first, before the one-go formulas' mistakes; and
     # one part alone before a part off: the rest beside one part alone is ~0, which is "proportional" to any part
-    for u, other in zip(parts, reversed(parts)):
+    for u, other in zip(parts, reversed(parts), strict=True):
         if close(got, parts[u]):
             why = f"yours is only its part through {u}; add the part through {other} (+=)"
             return "one_path", f"{name} is used twice: {why}"
-    for u, other in zip(parts, reversed(parts)):
+    for u, other in zip(parts, reversed(parts), strict=True):
         if not close(rest := got - parts[other], parts[u]) and _proportional(rest, parts[u]):
             line = paths[u][1]
             return "path", f"the part through {u} is off, the part through {other} is right: look again at `{line}`"
