@@ -26,6 +26,11 @@ def solutions(name: str) -> dict[str, str]:
     return {c.id: c.source for c in cells if "solution" in gen.tags(c)}
 
 
+def said(capsys) -> str:
+    """What the checks printed, its lines (wrapped to fit a notebook panel) joined back into one."""
+    return " ".join(capsys.readouterr().out.split())
+
+
 def solution(exercise: str) -> str:
     e = EXERCISES[exercise]
     ids = [x.id for x in EXERCISES.values() if x.lesson == e.lesson]
@@ -248,7 +253,7 @@ def test_exercise_4_names_the_first_wrong_step_everywhere(ns03, capsys):
     fbs = check4(ns03, backward(ns03, "(1.0 - h**2)", "(1.0 - h)"))  # issue #18: tanh written as 1 - h
     assert fbs["W2"].passed and fbs["bngain"].mistake == fbs["bnbias"].mistake == "tanh_no_square"
     assert all(fbs[k].mistake == "inherited" and "tanh step" in fbs[k].hint for k in ("W1", "C"))
-    assert "most likely in the tanh step" in capsys.readouterr().out
+    assert "most likely in the tanh step" in said(capsys)
     fbs = check4(ns03, backward(ns03, "n / (n - 1) * ", ""))
     assert fbs["W1"].mistake == "bessel" and fbs["b1"].passed and fbs["C"].mistake == "inherited"  # b1: ~0 anyway
     fbs = check4(ns03, backward(ns03, "dh = dlogits @ W2.T", "dh = dlogits @ W2"))
@@ -261,11 +266,11 @@ def test_a_list_in_another_order_is_said_to_be_one(ns03, capsys):
     has, by their values, or by their shapes where a value is off (train's side: tests/test_train.py)."""
     ret = next(line.strip() for line in solution("4").splitlines() if line.strip().startswith("return"))
     fbs = check4(ns03, backward(ns03, ret, "return [dW1, dW2, db1, db2, dC, dbnbias, dbngain]"))
-    out = capsys.readouterr().out
+    out = said(capsys)
     assert {fb.status for fb in fbs.values()} == {"wrong order"} and "start with" not in out
     assert "the right gradients in another order: [dW1, dW2, db1, db2, dC, dbnbias, dbngain]" in out
     check4(ns03, backward(ns03, ret, "return [dW1, dW2, db1, db2, dC, 2 * dbnbias, dbngain]"))
-    out = capsys.readouterr().out
+    out = said(capsys)
     assert "shapes say they are in another order: [dW1, dW2, db1, db2, dC, dbngain or dbnbias," in out
     fbs = check4(ns03, backward(ns03, ret, "return [dC, dW1, db1, dW2, db2, dbnbias, dbngain]"))  # same shapes: values
     assert fbs["bngain"].status == "wrong order" and "[dC, dW1, db1, dW2, db2, dbnbias, dbngain]" in fbs["C"].detail
@@ -335,3 +340,28 @@ def test_partly_attempted_is_not_wrong(ns02, capsys):
     out = capsys.readouterr().out
     assert "1c (batch norm, step by step): 3 of 6 right, 3 not attempted\n" in out
     assert "Progress, lesson 02: 3 of 28 gradients right, 3 not attempted, 22 not checked;" in out
+
+
+def test_a_cell_that_raised_before_its_check_gets_the_line_and_its_cause(ns02, tmp_path, monkeypatch):
+    """Issue 25, case 8: 1a written out in full, one keepdim lost: the cell raises a broadcasting error three lines
+    further down, and its check (no NameError for what the cell never assigned) names the line that raised, blames
+    the lost keepdim, and does not judge what the cell never reached. In an IPython shell, as in a notebook."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config as Traits
+
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path))
+    shell = InteractiveShell.instance(config=Traits({"HistoryManager": {"enabled": False}}))
+    try:
+        shell.user_ns.update({k: v for k, v in ns02.items() if not k.startswith("d")})
+        shell.user_ns["ex"] = Exercises("02", ns02["graph"], ns02["Xb"], ns02["Yb"])
+        cell = solution("1a").replace("(counts * dprobs).sum(1, keepdim=True)", "(counts * dprobs).sum(1)")
+        assert shell.run_cell(cell).error_in_exec is not None
+        shell.run_cell('fbs = ex.check("1a")')  # the exercise notebooks' check cell
+        fbs = {fb.name: fb for fb in shell.user_ns["fbs"]}
+    finally:
+        InteractiveShell.clear_instance()
+    assert fbs["probs"].passed and fbs["counts_sum_inv"].mistake == "keepdim"
+    raised = fbs["counts"]  # `dcounts += ...` can't broadcast dcounts_sum, now (32, 32)
+    assert raised.status == "error" and "RuntimeError at line 7, `dcounts += " in raised.detail
+    assert raised.mistake == "inherited" and "dcounts_sum" in raised.hint
+    assert {fbs[k].detail for k in ("norm_logits", "logits")} == {"not reached: your cell stopped at line 7, before it"}

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from helpers.config import ROOT, home, write_file
 from helpers.exercises import EXERCISES, Exercises, Feedback
-from helpers.exercises.checks import NOT_ATTEMPTED
+from helpers.exercises.checks import NOT_ATTEMPTED, stopped
 
 COLUMNS = ["submission", "lesson", *EXERCISES, "right", "first wrong step", "seconds", "error", "note"]
 OPTIONS = dict(kernel_name="backprop-ninja", allow_errors=True, shutdown_kernel="immediate")  # the project's kernel
@@ -81,6 +81,11 @@ def in_kernel(memory: int):
         # a variable still holding the very object it held at another exercise's check: this one's answer not given
         raw = {n: ... if n in last and last[n][1] is v and last[n][0] != key else v for n, v in now.items()}
         raw = raw if values is None else values
+        if names and not call:  # where the learner's exercise cell, run just before this one, stopped if it raised
+            try:
+                raw["_stop"] = __import__("helpers.exercises.checks", fromlist=["raised"]).raised()
+            except Exception:
+                pass
         last.update((n, (key, v)) for n, v in now.items())  # note: kept alive, so `is` means the same object
         if call:  # exercise 4: the learner's backward on the grader's batch
             try:
@@ -246,7 +251,7 @@ def _judge_exercises(lesson: str, answers: dict, got: dict, ref: dict) -> Exerci
     for e, _, _ in ref["exercises"]:  # the catalogue's, in its order
         try:
             if (mine := got[e.id]) and e.kind == "grads":
-                ex.check(e.id, **{g: mine.get("d" + g, ...) for g in e.grads})
+                ex.check(e.id, **{g: mine.get("d" + g, ...) for g in e.grads} | stopped(e, mine.get("_stop")))
             elif e.kind == "function":
                 ex.check_backward(backward, ns["params"], ns["cache"])
             else:

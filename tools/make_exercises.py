@@ -26,6 +26,7 @@ import copy
 import subprocess
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -118,7 +119,10 @@ def check(ex: Exercise, src: str, where: str) -> str:
         raise GeneratorError(
             f"{where}: the check cell compares {names}, but EXERCISES[{ex.id!r}] lists {list(ex.grads)}"
         )
-    return f'_ = ex.check("{ex.id}", ' + ", ".join(f"{g}=d{g}" for g in ex.grads) + ")"
+    # your d<name> variables, read by the check itself: a cell above that stopped halfway leaves some undefined
+    mine = textwrap.wrap("checks " + ", ".join(f"d{g}" for g in ex.grads), 86, initial_indent="# ")
+    mine = [mine[0], *("# " + line for line in mine[1:])]
+    return "\n".join([*mine, f'_ = ex.check("{ex.id}")'])
 
 
 def wrap(src: str, condition: str, why: str, otherwise: str) -> str:

@@ -9,9 +9,11 @@ exactly right. A check never prints the right numbers or a line of code to copy.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import math
+import sys
 import textwrap
 import traceback
 
@@ -25,11 +27,17 @@ from .catalogue import EXERCISES, Exercise
 from .hints import STAGES, Ref, diagnose, shape_hint, where_wrong
 
 NOT_ATTEMPTED, ERROR, WRONG_TYPE, WRONG_SHAPE = "not attempted yet", "error", "wrong type", "wrong shape"
-WRONG_VALUES, APPROXIMATE, EXACT, NOT_CHECKED = "wrong values", "approximately right", "exactly right", "not checked yet"
+WRONG_VALUES, APPROXIMATE, EXACT = "wrong values", "approximately right", "exactly right"
+NOT_CHECKED = "not checked yet"
+WIDTH = 88  # characters a line: a notebook panel of 672 px (JupyterLab at 1,000 px with its file browser open)
 WRONG_ORDER = "wrong order"
 MARKS = {NOT_ATTEMPTED: "·", APPROXIMATE: "≈", EXACT: "✓", NOT_CHECKED: " "}  # the others: ✗
 SAY = {  # what the checks say, besides the hints of .hints
     "blank": "`d{name}` is still `{got}`: replace it with your gradient",
+    "undefined": "`d{name}` is not defined yet: write it in the cell above and run it",
+    "cell_raised": "your cell raised {error} at line {line}, `{code}`: {message}",
+    "not_reached": "not reached: your cell stopped at line {line}, before it",
+    "fix_line": "fix that line (the message says what does not fit), run the cell again, then this check",
     "held": "`d{name}` still holds your answer to exercise {held}: run your exercise {ex} cell",
     "no_grad": "`{name}.grad` is missing: run the cell above that calls loss.backward()",
     "type": "`d{name}` is a {type}; expected a torch.Tensor of shape {shape}",
@@ -50,12 +58,53 @@ SAY = {  # what the checks say, besides the hints of .hints
     "loop_params": "they differ from {whose} after {steps:,} steps by up to {diff:.2e}",
     "loop_how": "each step: a batch drawn with g, forward, your backward, p.data += -lr * grads[k], lr = cfg.lr_at(i)",
     "loop_first": "your first loss already differs from {whose}, before any update: so does your first batch (or the "
-    "parameters you start from): draw each batch with g, the generator that made them (torch.randint(..., generator=g))",
+    "parameters you start from): draw each batch with g, the generator that made them "
+    "(torch.randint(..., generator=g))",
     "lossi_none": "`lossi` is empty, though your loop ran: append each step's log10 loss to it",
     "lossi_len": "{mine:,} entries; one per step is {steps:,}",
     "lossi_log10": "the lecture appends the log10 of each step's loss: lossi.append(loss.log10().item())",
     "lossi_params": "the parameters your loop trains are off, and so the losses it sees: fix those first",
 }
+
+
+class Raised(str):
+    """What stands for a gradient whose line in your cell raised: the error, said."""
+
+
+def raised() -> tuple | None:
+    """(the cell's text, the error's type, its message, the line that raised) of the cell run before this one, in
+    IPython, if it raised; else None."""
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    last = getattr(shell, "last_execution_result", None)
+    e = getattr(last, "error_in_exec", None)
+    if e is None:
+        return None
+    cell = last.info.raw_cell or ""
+    lines = [f.line for f in traceback.extract_tb(e.__traceback__) if f.line and f.line.strip() in cell]
+    return cell, type(e).__name__, (str(e).splitlines() or [""])[0][:200], lines[-1] if lines else ""
+
+
+def stopped(ex: Exercise, error: tuple | None) -> dict:
+    """{name: what stands for its gradient} for the gradients of `ex` that the cell before (it raised `error`, see
+    raised()) assigns at the line that raised (Raised) or after it (not reached)."""
+    if not error:
+        return {}
+    cell, kind, message, line = error
+    try:
+        body = ast.parse(cell).body
+    except SyntaxError:
+        return {}
+    at = next((n for n in body if line.strip() in ast.get_source_segment(cell, n) or ""), None) if line else None
+    if at is None:
+        return {}
+    out = {}
+    for node in body[body.index(at) :]:
+        for t in (n.id[1:] for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)):
+            if t in ex.grads and t not in out:
+                code = line.strip() if len(line.strip()) <= 60 else line.strip()[:59] + "…"
+                said = SAY["cell_raised"].format(error=kind, line=at.lineno, code=code, message=message)
+                out[t] = Raised(said) if node is at else SAY["not_reached"].format(line=at.lineno)
+    return out
 
 
 @dataclasses.dataclass
@@ -77,12 +126,18 @@ class Feedback:
     def __str__(self) -> str:
         var = self.name if self.exercise == "4b" else "d" + self.name
         text = f"{MARKS.get(self.status, '✗')} {var:15s} {self.status}" + (f": {self.detail}" if self.detail else "")
-        hint = textwrap.fill(self.hint, 110, initial_indent=" " * 18 + "hint: ", subsequent_indent=" " * 24)
-        return text + ("\n" + hint if self.hint else "")
+        return fill(text, 18) + ("\n" + fill(self.hint, 24, " " * 18 + "hint: ") if self.hint else "")
+
+
+def fill(text: str, indent: int, first: str = "") -> str:
+    """`text` in lines of at most WIDTH characters, broken between words only (never inside a number or a name),
+    the lines after the first indented: what a check prints fits a notebook panel of 672 px."""
+    return textwrap.fill(text, WIDTH, initial_indent=first, subsequent_indent=" " * indent, break_long_words=False,
+                         break_on_hyphens=False)  # fmt: skip
 
 
 def tally(fbs: list[Feedback], what: str = "") -> str:
-    """"N of M right", then how many are not attempted (or not checked) yet: partly attempted is not wrong."""
+    """ "N of M right", then how many are not attempted (or not checked) yet: partly attempted is not wrong."""
     rest = [(sum(fb.status == s for fb in fbs), s.removesuffix(" yet")) for s in (NOT_ATTEMPTED, NOT_CHECKED)]
     return f"{sum(fb.passed for fb in fbs)} of {len(fbs)} {what}right" + "".join(f", {n} {s}" for n, s in rest if n)
 
@@ -102,8 +157,13 @@ class Exercises:
         self.answers: dict[str, tuple[str, torch.Tensor]] = {}  # tensor -> (exercise, the gradient judged)
 
     def check(self, exercise: str, **grads) -> list[Feedback]:
-        """Lesson 02: your gradients, by the name of their tensor: `check("2", logits=dlogits)`."""
+        """Lesson 02: your gradients, by the name of their tensor: `check("2", logits=dlogits)`. With none given (the
+        exercise notebooks' check cells), your `d<name>` variables, none of them needed, and where the cell before
+        stopped if it raised: what it never reached is not judged on values left from an earlier run."""
         ex = self.exercises[exercise]
+        if not grads:
+            mine = sys._getframe(1).f_globals
+            grads = {k: mine.get("d" + k, SAY["undefined"].format(name=k)) for k in ex.grads} | stopped(ex, raised())
         return self._show(ex, [self._judge(ex, k, grads[k], self.ref.grads.get(k), grads) for k in ex.grads])
 
     def check_backward(self, backward, params: dict, cache: dict) -> list[Feedback]:
@@ -135,7 +195,7 @@ class Exercises:
             if not isinstance(grads, dict):
                 common = (WRONG_TYPE, SAY["returned"].format(fname=fname, type=type(grads).__name__))
         if common:
-            print(f"{MARKS.get(common[0], '✗')} exercise 4: {common[0]}: {common[1]}")
+            print(fill(f"{MARKS.get(common[0], '✗')} exercise 4: {common[0]}: {common[1]}", 2))
             return [self._record(Feedback("4", k, *common)) for k in ex.grads]
         ref, out, first = Ref.of_forward(params, cache["Xb"], cache["Yb"]), [], None
         for i, (names, step) in enumerate(STAGES):
@@ -147,7 +207,7 @@ class Exercises:
         self._show(ex, out)
         if first:
             before = ", ".join(f"d{k}" for names, _ in STAGES[: first[0]] for k in names)
-            print(SAY["first"].format(before=before, step=first[1]) if before else f"→ start with {first[1]}")
+            print(fill(SAY["first"].format(before=before, step=first[1]) if before else f"→ start with {first[1]}", 2))
         return out
 
     def check_loop(self, params: dict, lossi: list, cfg, steps: int = 1000, reference=None) -> list[Feedback]:
@@ -188,8 +248,12 @@ class Exercises:
     def _judge(self, ex: Exercise, name: str, got, ref: torch.Tensor, mine: dict, r=None, first=None) -> Feedback:
         """Your gradient `got` of tensor `name` against autograd's `ref`: blame, shape, values, hint (see .hints)."""
         fb, held = functools.partial(self._feedback, ex.id, name, got), self.answers.get(name)
+        if isinstance(got, Raised):  # the line of your cell that raised: the error, and what it most likely comes from
+            blame = self._blame(ex, name, first)
+            return fb(ERROR, str(got), blame[0] if blame else SAY["fix_line"], mistake=blame and blame[1])
         if got is None or got is Ellipsis or isinstance(got, str):
-            return fb(NOT_ATTEMPTED, got if isinstance(got, str) else SAY["blank"].format(name=name, got="..." if got is Ellipsis else got))
+            blank = SAY["blank"].format(name=name, got="..." if got is Ellipsis else got)
+            return fb(NOT_ATTEMPTED, got if isinstance(got, str) else blank)
         if held and held[1] is got and held[0] != ex.id:
             return fb(NOT_ATTEMPTED, SAY["held"].format(name=name, held=held[0], ex=ex.id))
         if ref is None:
@@ -249,7 +313,7 @@ class Exercises:
 
     def _show(self, ex: Exercise, fbs: list[Feedback]) -> list[Feedback]:
         done = ": done" * all(fb.passed for fb in fbs)
-        print(*fbs, f"→ exercise {ex.id} ({ex.title}): {tally(fbs)}{done}", sep="\n")
+        print(*fbs, fill(f"→ exercise {ex.id} ({ex.title}): {tally(fbs)}{done}", 2), sep="\n")
         return fbs
 
     def report(self, exercise: str, fbs: list[Feedback]) -> list[Feedback]:
@@ -268,8 +332,8 @@ class Exercises:
         rows = [(e.id, g, self.results.get((e.id, g))) for e in self.exercises.values() for g in e.grads]
         done, lesson = [e for e in self.exercises if self.solved(e)], next(iter(self.exercises.values())).lesson
         right = tally([fb or Feedback("", "", NOT_CHECKED) for *_, fb in rows], "gradients ")
-        print(f"Progress, lesson {lesson}: {right}; exercises done: {len(done)} of "
-              f"{len(self.exercises)}" + f" ({', '.join(done)})" * bool(done))  # fmt: skip
+        print(fill(f"Progress, lesson {lesson}: {right}; exercises done: {len(done)} of {len(self.exercises)}"
+                   + f" ({', '.join(done)})" * bool(done), 2))  # fmt: skip
         print(f"{'exercise':9s} {'gradient':16s} {'status':22s} maxdiff")
         for e, g, fb in rows:
             status, diff = (fb.status, "" if fb.maxdiff is None else f"{fb.maxdiff:.1e}") if fb else (NOT_CHECKED, "")
