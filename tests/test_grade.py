@@ -191,6 +191,9 @@ def submissions(folder: Path, outside: Path) -> dict:
     return class02 | class03 | lectures()
 
 
+HALF_1C = "\n".join(L02["cell-13"].splitlines()[1:4]) + "\n"  # dbnvar_inv, dbnvar, dbndiff2: half of 1c
+
+
 def lectures() -> dict:
     """Copies of the lecture's notebook: handed out, solved, half done, with typical mistakes, and bad cases."""
     out_of_order = lecture(  # with a learner's notes and plot, and a name the lecture has no exercise for
@@ -203,11 +206,11 @@ def lectures() -> dict:
     return {
         "lecture/handed-out": lecture(**HANDED_OUT),
         "lecture/solved": lecture(),
-        # 1c and 1d not written, but their cmp lines run; exercise 3 not done; 4's update with its gradients, still None
+        # 1c half written, 1d not, but all their cmp lines run; 3 not done; 4's update with its gradients, still None
         "lecture/half-done": lecture(
             **HANDED_OUT
             | {
-                "1": swap(L02["cell-13"] + "\n" + L02["cell-16"] + "\n", ""),
+                "1": swap(L02["cell-13"] + "\n" + L02["cell-16"] + "\n", HALF_1C),
                 "2": lambda s: s,
                 "4": lambda s: loop(handed_out=True).replace("p.grad  # TODO", "grad  # TODO"),
             }
@@ -352,8 +355,8 @@ EXPECTED = {
     "lecture/handed-out.ipynb": (NONE02 | {"4": "-", "4b": "-"}, "0/37", "", ""),
     "lecture/solved.ipynb": (DONE02 | DONE03, "37/37", "", ""),
     "lecture/half-done.ipynb": (
-        NONE02 | {"1a": "done", "1b": "done", "2": "done", "4": "-", "4b": "-"},
-        "16/37",
+        NONE02 | {"1a": "done", "1b": "done", "1c": "3 of 6", "2": "done", "4": "-", "4b": "-"},
+        "19/37",
         "",
         r"^TypeError in cell \d+ \(exercise 4\): unsupported operand",
     ),

@@ -263,11 +263,11 @@ def _judge_exercises(lesson: str, answers: dict, got: dict, ref: dict) -> Exerci
 
 
 def verdict(ex: Exercises, e: str) -> str:
-    """done (every gradient right), wrong (one or more wrong), part (some right, none wrong, the rest not attempted)
+    """done (every gradient right), wrong (one or more wrong), `N of M` (N right, none wrong, the rest not attempted)
     or - (none attempted)."""
     fbs = [ex.results.get((e, g), Feedback(e, g, NOT_ATTEMPTED)) for g in ex.exercises[e].grads]
     wrong, right = any(not f.passed and f.status != NOT_ATTEMPTED for f in fbs), sum(f.passed for f in fbs)
-    return "done" if right == len(fbs) else "wrong" if wrong else "part" if right else "-"
+    return "done" if right == len(fbs) else "wrong" if wrong else f"{right} of {len(fbs)}" if right else "-"
 
 
 def summarise(row: dict, exs: list) -> dict:
@@ -280,7 +280,9 @@ def summarise(row: dict, exs: list) -> dict:
         mine = [fb for (x, _), fb in results.items() if x == e.id]  # in the order they were checked
         mine += [Feedback(e.id, g, NOT_ATTEMPTED) for g in e.grads if (e.id, g) not in results]
         wrong = next((f for f in mine if not f.passed and f.status != NOT_ATTEMPTED), None)
-        line = f"{e.id:3s} {row[e.id]:5s} {sum(f.passed for f in mine)} of {len(mine)} right ({e.title})"
+        right, na, word = sum(f.passed for f in mine), sum(f.status == NOT_ATTEMPTED for f in mine), row[e.id]
+        line = f"{e.id:3s} {'part' if ' of ' in word else word:5s} {right} of {len(mine)} right"
+        line += f", {na} not attempted ({e.title})" if right and na else f" ({e.title})"
         var = wrong and ("" if e.id == "4b" else "d") + wrong.name
         row["verdicts"].append(line + (f"; first wrong: {var} ({wrong.status})" if wrong else ""))
     f = next((fb for fb in fbs if not fb.passed and fb.status != NOT_ATTEMPTED), None)  # the first
