@@ -43,18 +43,18 @@ def solution(exercise: str) -> str:
 @pytest.mark.parametrize("name", gen.SOURCES)
 def test_exercises_are_what_the_lessons_generate(name, tmp_path):
     text = gen.render(ROOT / "notebooks" / name)
-    assert gen.stale(text, ROOT / "exercises" / name) is None, "run `make exercises` and commit exercises/"
+    assert gen.stale(text, ROOT / "exercises" / gen.target(name)) is None, "run `make exercises`, commit exercises/"
     nb = nbformat.reads(text, as_version=4)  # a learner's answers and outputs are theirs, not the generator's
     blank = next(c for c in nb.cells if "exercise" in gen.tags(c))
     blank.source, nb.cells[3].outputs = "dlogprobs = torch.zeros(1)", [nbformat.v4.new_output("stream", text="hi")]
-    nbformat.write(nb, tmp_path / name)
-    assert gen.stale(text, tmp_path / name) is None
-    assert gen.main(["--out", str(tmp_path)]) == 0 and gen.stale(text, tmp_path / name) is None  # kept, not rewritten
+    nbformat.write(nb, mine := tmp_path / gen.target(name))
+    assert gen.stale(text, mine) is None and mine.name.startswith(name[:3]) and mine.name.endswith("_exercise.ipynb")
+    assert gen.main(["--out", str(tmp_path)]) == 0 and gen.stale(text, mine) is None  # kept, not rewritten
     nb.cells[1].source = "a lesson that changed"
-    nbformat.write(nb, tmp_path / name)
-    assert gen.stale(text, tmp_path / name) == f"cell {nb.cells[1].id} differs from what the lessons generate"
+    nbformat.write(nb, mine)
+    assert gen.stale(text, mine) == f"cell {nb.cells[1].id} differs from what the lessons generate"
     assert gen.main(["--out", str(tmp_path)]) == 2  # it holds the learner's work: refused without --force
-    assert gen.main(["--out", str(tmp_path), "--force"]) == 0 and (tmp_path / name).read_text() == text
+    assert gen.main(["--out", str(tmp_path), "--force"]) == 0 and mine.read_text() == text
 
 
 def test_the_generator_refuses_a_lesson_out_of_step_with_the_catalogue(tmp_path):

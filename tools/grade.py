@@ -1,12 +1,14 @@
-"""Grade a class's exercise notebooks (exercises/02 and 03) with one command: `make grade SUBMISSIONS=folder`.
+"""Grade a class's notebooks (exercises/02 and 03, the lecture's own) in one go: `make grade SUBMISSIONS=folder`.
 
-Every .ipynb in the folder is recognised as exercise 02 or 03 by its cells, copied into a temporary folder of its
+Every .ipynb in the folder is recognised as exercise 02 or 03 by its cells, or as the lecture's own notebook by its
+code (tools/lecture.py: what it records there, and how it is judged), copied into a temporary folder of its
 own (its cwd, NINJA_HOME and TMPDIR, with a copy of names.txt) and run there in a fresh kernel, behind a guard that
 refuses writes, deletions, renames and new processes outside that folder; lesson 03's 200,000-step run is cut to
 --steps. Cells the grader adds save the learner's answers at each check (exercise 4: what their backward returns on
 the grader's own batch). Those are judged here, in the grader's process, by helpers.exercises against a reference
 made from the lessons themselves, so nothing a notebook does to its own copy of the checks changes its grade.
-The table goes to stdout and, as grades.csv and grades.md, into the folder. Not a sandbox: see docs/grading.md.
+The table goes to stdout and, as grades.csv and grades.md, into the folder; given one notebook (`make check`), the
+checks' feedback and a verdict an exercise go to stdout, and nothing is written. Not a sandbox: see docs/grading.md.
 """
 
 import argparse

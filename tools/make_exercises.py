@@ -35,6 +35,11 @@ from helpers.exercises import EXERCISES, Exercise
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("02_gradient_verification.ipynb", "03_manual_backprop_training.ipynb")
+
+
+def target(name: str) -> str:
+    """The exercise notebook's file name: the lesson's, number first, told apart by its end (a tab shows both)."""
+    return name.removesuffix(".ipynb") + "_exercise.ipynb"
 MARKER = "# YOUR CODE HERE"
 # where the checks are set up: after which lesson cell, with what (lesson 02's need the map of exercise 1)
 SETUP = {"02": ("map", 'Exercises("02", graph, Xb, Yb)'), "03": ("cell-01", 'Exercises("03")')}
@@ -286,18 +291,18 @@ def main(argv: list[str] | None = None) -> int:
         except GeneratorError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        dest = args.out / name
+        dest = args.out / target(name)
         why = stale(text, dest)
         if args.check or (why is None and not args.force):
-            print(f"exercises/{name}: {why or 'up to date'}")
+            print(f"exercises/{dest.name}: {why or 'up to date'}")
             status = max(status, int(bool(why)))
         elif dest.exists() and not args.force and worked_on(dest, text):
-            print(f"exercises/{name}: {why}, but it holds your work: save it elsewhere, then rerun with --force")
+            print(f"exercises/{dest.name}: {why}, but it holds your work: save it elsewhere, then rerun with --force")
             status = 2
         else:
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(text, encoding="utf-8", newline="\n")
-            print(f"exercises/{name}: written")
+            print(f"exercises/{dest.name}: written")
     return status
 
 
