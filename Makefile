@@ -132,9 +132,11 @@ lock: $(STAMP)
 check-wheels:
 	tools/check_wheels.sh $(PY_MIN) 3.12 3.13 $(PY_MAX)
 
-# only what the project made: any other file in artifacts/ is yours, and names.txt is the repository's
+# only what the project made: the runs save_run named run-NNN.pt; any other file in artifacts/ is yours (run-042-best.pt,
+# JupyterLab's run-001-Copy1.pt), and names.txt is the repository's
 clean:
-	@for f in artifacts/runs/run-*.pt; do if [ -f "$$f" ]; then rm "$$f" && echo "removed $$f"; fi; done
+	@for f in artifacts/runs/run-[0-9][0-9][0-9]*.pt; do n=$${f#artifacts/runs/run-}; case $${n%.pt} in *[!0-9]*) ;; \
+		*) if [ -f "$$f" ]; then rm "$$f" && echo "removed $$f"; fi;; esac; done
 	@rmdir artifacts/runs artifacts 2>/dev/null || true
 	@for d in $(VENV) .test .pytest_cache; do if [ -e "$$d" ]; then rm -rf "$$d" && echo "removed $$d/"; fi; done
 	@find . -name __pycache__ -prune -exec rm -rf {} +

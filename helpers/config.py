@@ -20,8 +20,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def home() -> Path:
     """Where names.txt and artifacts/ live: the top of the repository, or the folder $NINJA_HOME names (a relative
-    one counts from the top of the repository too). `make test` sets it to folders of its own under .test/."""
-    return (ROOT / os.environ.get("NINJA_HOME", "")).resolve()
+    one counts from the top of the repository too, `~` from your home folder). `make test` sets it to folders of
+    its own under .test/."""
+    given = os.environ.get("NINJA_HOME", "")
+    path = (ROOT / os.path.expanduser(given)).resolve()  # note: a quoted "~/ninja" is not expanded by the shell
+    if given != given.strip() or path.exists() and not path.is_dir():
+        why = "begins or ends with a space" if given != given.strip() else "names something that is not a folder"
+        raise ValueError(
+            f"NINJA_HOME={given!r} {why}: it names the folder for names.txt and artifacts/. Set it to a folder "
+            f"(export NINJA_HOME=$HOME/ninja), or unset it (unset NINJA_HOME) for the top of the repository."
+        )
+    return path
 
 
 def show_path(path: str | os.PathLike) -> str:
@@ -65,7 +74,8 @@ RULES |= {
     "vocab_size": (lambda x: x == 27 and type(x) is int, "27 (the vocabulary is '.' plus 'a'..'z')"),
     # note: batch norm's unbiased variance divides by n-1, so a batch needs two examples
     "batch_size": (_integer(2)[0], "an integer >= 2 (batch norm's unbiased variance divides by n-1)"),
-    "seed": (_integer(0, 2**64)[0], "an integer in [0, 2**64)"),
+    # note: torch takes seeds below 2**64, and lesson 06 seeds with seed + 10 and seed + 11
+    "seed": (_integer(0, 2**63)[0], "an integer in [0, 2**63) (lesson 06 seeds with seed + 10 and seed + 11)"),
     "names": (lambda x: isinstance(x, str) and x.strip() != "", "the path of a word list, one word a line"),
     "device": (lambda x: x == "cpu" or x in ("cuda", *(f"cuda:{i}" for i in range(torch.cuda.device_count()))) and
                torch.cuda.is_available(), "'cpu', or 'cuda'/'cuda:N' naming a CUDA GPU of this machine"),

@@ -24,7 +24,8 @@ from .model import PARAM_NAMES, param_shapes
 FORMAT = 3
 TRAIN = "notebooks/03_manual_backprop_training.ipynb (or `make run`)"
 CALIBRATE = "notebooks/04_batchnorm_calibration.ipynb"
-TRAINING = ("steps_done", "interrupted", "blew_up", "backward", "seconds")  # how a run ended, as saved
+# how a run ended, as saved, and the type of each
+TRAINING = {"steps_done": int, "interrupted": bool, "blew_up": bool, "backward": str, "seconds": float}
 
 
 @dataclass(eq=False)
@@ -48,8 +49,13 @@ def runs_dir() -> Path:
     return home() / "artifacts" / "runs"
 
 
+def _number(path: Path) -> int | None:
+    """run-007.pt's 7; None for any other name (run-001-Copy1.pt, run-042-best.pt: copies of yours, not runs saved)."""
+    return int(m[1]) if (m := re.fullmatch(r"run-(\d{3,})\.pt", path.name)) else None
+
+
 def _saved() -> list[Path]:
-    return sorted(runs_dir().glob("run-[0-9][0-9][0-9]*.pt"), key=lambda p: int(re.findall(r"\d+", p.stem)[0]))
+    return sorted((p for p in runs_dir().glob("run-*.pt") if _number(p) is not None), key=_number)
 
 
 def _store(path: Path, rec: dict, *, replace: bool) -> None:
@@ -78,7 +84,7 @@ def save_run(run: Run) -> Path:
         "data": {"names": run.data.names, "sha256": run.data.sha256, "words": words},
         "training": {k: getattr(run, k) for k in TRAINING},
     }
-    number = int(re.findall(r"\d+", saved[-1].stem)[0]) + 1 if saved else 1
+    number = _number(saved[-1]) + 1 if saved else 1
     while run.name is None:  # note: a run saved before is not saved again
         try:
             _store(runs_dir() / f"run-{number:03d}.pt", rec, replace=False)
@@ -110,9 +116,12 @@ def load_run(name: str | None = None, *, calibrated: bool = False, device: str =
     if name is None and not saved:
         raise RunError(f"No saved run in {show_path(runs_dir())}: run {TRAIN} first.")
     path = saved[-1] if name is None else runs_dir() / f"{Path(name).stem}.pt"
+    if not path.is_file() and (m := re.fullmatch(r"run-(\d+)", path.stem)):
+        path = runs_dir() / f"run-{int(m[1]):03d}.pt"  # note: "run-7" is run-007
     if not path.is_file():
-        have = ", ".join(p.stem for p in saved) or "none yet"
-        raise RunError(f"No run called {path.stem!r} in {show_path(runs_dir())} (saved runs: {have}).")
+        have = [p.stem for p in saved]
+        have = ", ".join(have) if len(have) <= 5 else f"{len(have)} of them, {have[0]} to {have[-1]}"
+        raise RunError(f"No run called {path.stem!r} in {show_path(runs_dir())} (saved runs: {have or 'none yet'}).")
     rec = _read(path)
     cfg = Config(**rec["config"], device=device)
     data = load_splits(cfg)
@@ -137,8 +146,14 @@ def _read(path: Path) -> dict:
     except Exception as e:  # any failure to read the file is the same problem for a learner
         why = f"torch.load raised {type(e).__name__}; only tensors and plain data are ever unpickled"
         raise RunError(f"{show_path(path)} is damaged or is not a run of this series ({why}). Delete it.") from None
+    fmt = rec.get("format") if isinstance(rec, dict) else None
+    if type(fmt) is int and fmt != FORMAT:  # note: a run of another version of the series is not damaged
+        newer = ("a newer", "update the series (git pull)")
+        which, fix = newer if fmt > FORMAT else ("an older", "train it again in lesson 03")
+        what = f"{show_path(path)} is a run of format {fmt}, from {which} version of the series"
+        raise RunError(f"{what}; this one reads format {FORMAT}: {fix}.")
     try:
-        if not isinstance(rec, dict) or rec.get("format") != FORMAT:
+        if fmt != FORMAT:
             raise ValueError(f"not a dict of format {FORMAT}")
         cfg = Config(**rec["config"])  # note: each field is checked
         for k, shape in (param_shapes(cfg) | {"mean": (1, cfg.n_hidden), "var": (1, cfg.n_hidden)}).items():
@@ -147,6 +162,10 @@ def _read(path: Path) -> dict:
                 raise ValueError(f"{k} is not of shape {shape}")
         if set(rec["training"]) != set(TRAINING) or "sha256" not in rec["data"]:
             raise ValueError("its training or data record is incomplete")
+        for k, value in rec["training"].items():  # note: describe() formats them; a hand-edited one must not reach it
+            if type(value) is not TRAINING[k] or k == "steps_done" and not 0 <= value <= cfg.steps:
+                what = f"a whole number from 0 to {cfg.steps}" if k == "steps_done" else f"a {TRAINING[k].__name__}"
+                raise ValueError(f"its {k} is {value!r}, not {what}")
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise RunError(f"{show_path(path)} is not a run of this series ({e}). Delete it.") from None
     return rec

@@ -9,7 +9,7 @@ import torch
 from conftest import WORDS
 
 from helpers import Config, DataError, build_dataset, itos, load_splits, load_words, make_generator, stoi
-from helpers.config import ROOT, RULES
+from helpers.config import ROOT, RULES, home
 from helpers.names import NAMES_SHA256, sha256_file
 
 
@@ -62,6 +62,27 @@ def test_paths_count_from_the_top_of_the_repository(home):
     assert Config(names="/data/words.txt").names_path.as_posix() == "/data/words.txt"
 
 
+def test_every_seed_config_takes_seeds_every_generator_of_the_lessons():
+    """Lesson 06 draws with seed + 10 and seed + 11: the largest seed Config takes must work there too."""
+    seed = Config(seed=2**63 - 1).seed
+    assert [torch.Generator().manual_seed(seed + k).initial_seed() for k in (0, 10, 11)] == [seed, seed + 10, seed + 11]
+
+
+@pytest.mark.parametrize("value, fact", [("names.txt", "not a folder"), (" ", "space"), ("/tmp/ninja ", "space")])
+def test_ninja_home_is_a_folder(home, monkeypatch, value, fact):
+    (home / "names.txt").write_text("emma\n")
+    monkeypatch.setenv("NINJA_HOME", str(home / value) if value == "names.txt" else value)
+    with pytest.raises(ValueError, match=rf"NINJA_HOME=.* {fact}.*unset NINJA_HOME"):
+        load_words()
+
+
+def test_ninja_home_may_start_with_a_tilde(tmp_path, monkeypatch):
+    """A quoted NINJA_HOME="~/ninja" reaches Python unexpanded: it means the learner's home, not a folder named ~."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NINJA_HOME", "~/ninja")
+    assert home() == tmp_path / "ninja" and Config(names="words.txt").names_path == tmp_path / "ninja/words.txt"
+
+
 def test_too_few_words_are_refused_before_training(home):
     (home / "seven.txt").write_text("\n".join(WORDS[:7]))
     with pytest.raises(DataError, match=r"batch_size=32.*the training split has \d+ and the dev split has \d+"):
@@ -79,7 +100,8 @@ def test_too_few_words_are_refused_before_training(home):
 @pytest.mark.parametrize(
     "field, value",
     [("batch_size", 1), ("batch_size", 32.0), ("batch_size", True), ("n_hidden", "200"), ("steps", -1)]
-    + [("lr", math.nan), ("lr", -0.1), ("lr_final", math.inf), ("seed", -1), ("device", "gpu"), ("names", "")],
+    + [("lr", math.nan), ("lr", -0.1), ("lr_final", math.inf), ("seed", -1), ("seed", 2**64 - 1), ("device", "gpu")]
+    + [("names", "")],
 )
 def test_config_refuses_a_bad_field_by_name(field, value):
     with pytest.raises(ValueError, match=rf"Config\.{field}=.* is not allowed") as e:

@@ -68,10 +68,13 @@ def triggers(home, words, monkeypatch) -> list:
         lambda: (h.save_run(quiet(names="mine.txt")), h.load_run(calibrated=True)),
         lambda: run(2, lambda path: (home / "mine.txt").write_text("\n".join(WORDS[1:]))),
         lambda: run(3, lambda path: path.write_text("not a run")), lambda: run(4, lambda path: torch.save([1], path)),
+        *(lambda n=n: run(n, lambda path: torch.save(torch.load(path.with_stem("run-001")) | {"format": n}, path))
+          for n in (5, 2)),
         lambda: (monkeypatch.setattr("helpers.config.os.fsync", lambda fd: open(home)), h.save_run(quiet())),
         lambda: h.logits_calibrated({}, None, torch.zeros(1, 3)), lambda: h.cmp("dx", torch.zeros(2), torch.zeros(3)),
         lambda: h.cmp("dx", torch.zeros(2), torch.zeros(2, requires_grad=True)),
         lambda: expect_close("the val loss", 2.2, 2.1119, 2e-3),
+        *(lambda v=v: (monkeypatch.setenv("NINJA_HOME", v), h.config.home()) for v in (str(words), " ")),
     ]  # fmt: skip
 
 

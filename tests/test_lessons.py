@@ -86,13 +86,16 @@ def test_the_exercise_notebook_trains_only_with_a_passing_backward_and_saves_onl
 def test_make_clean_removes_only_what_the_project_made(tmp_path):
     shutil.copy(ROOT / "Makefile", tmp_path)
     (tmp_path / "artifacts/runs").mkdir(parents=True)
-    for name in ("artifacts/runs/run-001.pt", "artifacts/my_backup.pt", "artifacts/notes.txt", ".test/x"):
+    mine = ("artifacts/runs/run-001-Copy1.pt", "artifacts/runs/run-042-best.pt")  # JupyterLab's copy; a renamed one
+    for name in ("artifacts/runs/run-001.pt", "artifacts/runs/run-1000.pt", *mine, "artifacts/notes.txt", ".test/x"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text("x")
     (tmp_path / "names.txt").write_text("my own words\n")
     out = subprocess.run(["make", "clean"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
-    assert "removed artifacts/runs/run-001.pt" in out and "removed .test/" in out
-    assert sorted(p.name for p in (tmp_path / "artifacts").iterdir()) == ["my_backup.pt", "notes.txt"]
+    assert "removed artifacts/runs/run-001.pt" in out and "removed artifacts/runs/run-1000.pt" in out
+    assert "removed .test/" in out and "Copy1" not in out and "best" not in out
+    assert sorted(p.name for p in (tmp_path / "artifacts").iterdir()) == ["notes.txt", "runs"]
+    assert sorted(p.name for p in (tmp_path / "artifacts/runs").iterdir()) == ["run-001-Copy1.pt", "run-042-best.pt"]
     assert (tmp_path / "names.txt").read_text() == "my own words\n"  # the repository's file, changed: the learner's
     shutil.copy(ROOT / "names.txt", tmp_path / "names.txt")
     subprocess.run(["make", "clean"], cwd=tmp_path, capture_output=True, check=True)

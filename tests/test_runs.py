@@ -97,12 +97,39 @@ def test_a_changed_word_list_is_named(words, home):
         (lambda p: torch.save([1, 2], p), "format 3"),
         (lambda p: torch.save(torch.load(p) | {"params": {}}, p), "C is not of shape"),
         (lambda p: torch.save(torch.load(p) | {"config": {"lr": -1}}, p), "Config.lr=-1"),
+        (lambda p: torch.save(edited(p, steps_done="lots"), p), "steps_done is 'lots', not a whole number from 0"),
+        (lambda p: torch.save(edited(p, steps_done=41), p), "steps_done is 41"),
+        (lambda p: torch.save(edited(p, interrupted=1), p), "interrupted is 1, not a bool"),
     ],
 )
 def test_a_damaged_run_is_refused(words, home, damage, fact):
     damage(save_run(quiet()))
     with pytest.raises(RunError, match=fact):
         load_run()
+
+
+def edited(path, **training) -> dict:
+    """A saved run's record, its training record changed as by hand."""
+    rec = torch.load(path)
+    return rec | {"training": rec["training"] | training}
+
+
+@pytest.mark.parametrize("fmt, fact", [(4, "format 4, from a newer version.*git pull"), (2, "an older.*lesson 03")])
+def test_a_run_of_another_format_is_not_called_damaged(words, home, fmt, fact):
+    path = save_run(quiet())
+    torch.save(torch.load(path) | {"format": fmt}, path)
+    with pytest.raises(RunError, match=fact) as e:
+        load_run()
+    assert "damaged" not in str(e.value) and "Delete" not in str(e.value)
+
+
+def test_only_the_runs_save_run_named_are_runs(words, home):
+    """Copies of yours beside them (JupyterLab's run-001-Copy1.pt, a run-042-best.pt) are read by name only."""
+    path = save_run(quiet())
+    for name in ("run-001-Copy1.pt", "run-042-best.pt"):
+        (path.parent / name).write_bytes(path.read_bytes())
+    assert load_run().name == "run-001" and save_run(quiet()).name == "run-002.pt"
+    assert load_run("run-042-best").name == "run-042-best" and load_run("run-2").name == "run-002"
 
 
 def test_a_run_is_never_unpickled(words, home):
@@ -127,6 +154,11 @@ def test_missing_runs_say_what_to_run(home, words):
         load_run(calibrated=True)
     with pytest.raises(RunError, match="No run called 'run-009'.*run-001"):
         load_run("run-009")
+    for n in range(2, 301):  # 300 runs: the message names how many and the first and last, not all of them
+        (home / f"artifacts/runs/run-{n:03d}.pt").touch()
+    with pytest.raises(RunError, match=r"'run-999' .*\(saved runs: 300 of them, run-001 to run-300\)\.$") as e:
+        load_run("run-999")
+    assert len(str(e.value)) < 120
 
 
 @pytest.mark.parametrize("crash", [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()])
