@@ -44,9 +44,10 @@ def verdicts(out: str) -> dict[str, str]:
 def test_the_notebook_as_handed_out_is_not_attempted_anywhere(names, tmp_path):
     out = check(lecture(**HANDED_OUT), tmp_path, names.parent)
     assert set(verdicts(out).values()) == {"-"} and len(verdicts(out)) == 8
-    assert "· dlogprobs       not attempted yet: no dlogprobs in exercise 1's cells, and no cmp('logprobs'" in out
-    assert "· dhprebn         not attempted yet: `dhprebn` is still `None`" in out  # exercise 3's cmp line runs
-    assert re.search(r"· params +not attempted yet: your loop updates with autograd's p.grad", out)
+    joined = " ".join(out.split())  # the checks' lines are wrapped to fit a notebook panel
+    assert "· dlogprobs not attempted yet: no dlogprobs in exercise 1's cells, and no cmp('logprobs'" in joined
+    assert "· dhprebn not attempted yet: `dhprebn` is still `None`" in joined  # exercise 3's cmp line runs
+    assert "· params not attempted yet: your loop updates with autograd's p.grad" in joined
     assert "note: exercise 4's loop cut to its first 100 of 200,000 steps" in out
     assert "note: your loop still runs loss.backward()" in out and "!wget https://" in out
 
@@ -54,10 +55,11 @@ def test_the_notebook_as_handed_out_is_not_attempted_anywhere(names, tmp_path):
 def test_a_mistake_gets_the_hint_at_the_first_wrong_step(names, tmp_path):
     out = check(lecture(**{"4": lambda s: s.replace("        dlogits /= n\n", "")}), tmp_path, names.parent)
     assert verdicts(out) == dict.fromkeys(["1a", "1b", "1c", "1d", "2", "3"], "done") | {"4": "wrong", "4b": "wrong"}
-    assert re.search(r"^✗ dW2 .*\n +hint: n times too large: a factor 1/n is missing", out, re.M)
-    assert "→ start with the cross-entropy step (dlogits)" in out
+    joined = " ".join(out.split())  # the checks' lines are wrapped to fit a notebook panel
+    assert re.search(r"✗ dW2 [^✗]* hint: n times too large: a factor 1/n is missing", joined)
+    assert "→ start with the cross-entropy step (dlogits)" in joined
     assert "  4   wrong 0 of 7 right (the whole backward pass); first wrong: dW2 (wrong values)" in out
-    assert re.search(r"^✗ params +wrong values: they differ from autograd's after 100 steps", out, re.M)
+    assert "✗ params wrong values: they differ from autograd's after 100 steps" in joined
 
 
 def test_a_cmp_belongs_to_the_exercise_its_cell_is_in():

@@ -40,6 +40,8 @@ SOURCES = ("02_gradient_verification.ipynb", "03_manual_backprop_training.ipynb"
 def target(name: str) -> str:
     """The exercise notebook's file name: the lesson's, number first, told apart by its end (a tab shows both)."""
     return name.removesuffix(".ipynb") + "_exercise.ipynb"
+
+
 MARKER = "# YOUR CODE HERE"
 # where the checks are set up: after which lesson cell, with what (lesson 02's need the map of exercise 1)
 SETUP = {"02": ("map", 'Exercises("02", graph, Xb, Yb)'), "03": ("cell-01", 'Exercises("03")')}
