@@ -50,13 +50,15 @@ python-version:
 	sys.exit(0 if lo <= v <= hi else "$(PYTHON) is Python %d.%d; make setup needs $(PY_MIN) to $(PY_MAX). Point it at another one: make setup PYTHON=python3.12" % v)'
 
 # the environment: rebuilt when the pins or the package change
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml tools/lab_overrides.json
 	@test -x $(PY) || { $(MAKE) --no-print-directory python-version && $(PYTHON) -m venv $(VENV); }
 	$(if $(CPU_TORCH),$(PY) -m pip install --quiet --disable-pip-version-check --index-url $(TORCH_CPU_INDEX) \
 		$$(grep '^torch==' requirements.txt))
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (backprop-ninja)" >/dev/null
+	@# this JupyterLab's defaults (your own settings still win): long code lines wrap, none scrolls sideways
+	@mkdir -p $(VENV)/share/jupyter/lab/settings && cp tools/lab_overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $@
 
 # served from the top of the repository (notebooks/ and exercises/ both in the file browser), lesson 01 open;
