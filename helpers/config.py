@@ -116,7 +116,7 @@ class Config:
     def __repr__(self) -> str:  # note: in lines short enough for a notebook's output, and still valid Python
         lines, line = [], "Config("
         for item in (f"{k}={v!r}, " for k, v in self.to_dict().items()):
-            if len(line) + len(item) > 110:
+            if len(line) + len(item) > 68:  # note: a notebook's output in a 672 px panel shows 69 characters
                 lines, line = [*lines, line.rstrip()], " " * 7
             line += item
         return "\n".join([*lines, line[:-2] + ")"])

@@ -23,9 +23,10 @@ class GradCheck:
     maxdiff: float
 
     def __str__(self) -> str:
+        # note: 69 characters at most, what a notebook's output shows in a 672 px panel without breaking a number
         return (
-            f"{self.name:15s} | exact: {str(self.exact):5s} | approximate: {str(self.approximate):5s} "
-            f"| maxdiff: {self.maxdiff:.2e}"
+            f"{self.name:14s} | exact: {str(self.exact):5s} | approximate: {str(self.approximate):5s} "
+            f"| maxdiff: {self.maxdiff:.1e}"
         )
 
 

@@ -172,14 +172,15 @@ def _read(path: Path) -> dict:
 
 
 def describe(run: Run) -> str:
-    """What a run is, in two short lines: its name, what trained it, how far, on which words, with which settings."""
+    """What a run is, in short lines (a notebook's output in a 672 px panel shows 69 characters): its name, what
+    trained it, how far, on which words, with which settings, and whether batch norm is calibrated."""
     how = ["interrupted"] * run.interrupted + ["blew up: the loss stayed far above its start"] * run.blew_up
     flags = f" ({'; '.join(how)})" if how else ""
     changes = {k: v for k, v in run.cfg.changes().items() if k != "names"}
     settings = ", ".join(f"{k}={v!r}" for k, v in changes.items()) or "the lesson's Config"
     words = sum(map(len, run.data.words))
     return (
-        f"{run.name or 'run (not saved yet)'}: trained with {run.backward}, {run.steps_done:,} of {run.cfg.steps:,} "
+        f"{run.name or 'unsaved run'}: trained with {run.backward}, {run.steps_done:,} of {run.cfg.steps:,} "
         f"steps{flags}\n  on {run.data.names} ({words:,} words), {settings}"
-        + ("; batch norm calibrated" if run.bn is not None else "")
+        + ("\n  batch norm calibrated" if run.bn is not None else "")
     )

@@ -4,6 +4,7 @@ typical mistake, made by editing a solution, gets the hint that names its real c
 
 import json
 import linecache
+import re
 import sys
 
 import nbformat
@@ -257,7 +258,7 @@ def test_exercise_4_names_the_first_wrong_step_everywhere(ns03, capsys):
     fbs = check4(ns03, backward(ns03, "n / (n - 1) * ", ""))
     assert fbs["W1"].mistake == "bessel" and fbs["b1"].passed and fbs["C"].mistake == "inherited"  # b1: ~0 anyway
     fbs = check4(ns03, backward(ns03, "dh = dlogits @ W2.T", "dh = dlogits @ W2"))
-    assert fbs["C"].status == "error" and "line 12: `dh = dlogits @ W2`" in fbs["C"].detail
+    assert fbs["C"].status == "error" and re.search(r"line \d+: `dh = dlogits @ W2`", fbs["C"].detail)
     assert check4(ns03, lambda p, c: [1, 2])["C"].status == "wrong type"
 
 
@@ -320,7 +321,7 @@ def test_exercise_4b_judges_params_whenever_the_loop_ran(ns4b, capsys):
     ns, ex = ns4b
     fbs = loop(ns, ex, ("lossi.append(loss.log10().item())", "pass"))
     assert fbs["params"].passed and fbs["lossi"].status == "not attempted yet" and "loop ran" in fbs["lossi"].detail
-    assert "1 of 2 right, 1 not attempted" in capsys.readouterr().out
+    assert "1 of 2 right, 1 not attempted" in said(capsys)
     fbs = loop(ns, ex, ("lossi.append(loss.log10().item())", "pass"), ("-lr * grads", "lr * grads"))
     assert fbs["params"].status == "wrong values" and fbs["lossi"].status == "not attempted yet"
     untouched = solution("4b").split("with torch.no_grad()")[0]  # the set-up lines the blank keeps
@@ -337,8 +338,8 @@ def test_partly_attempted_is_not_wrong(ns02, capsys):
     )
     assert [fb.status for fb in fbs].count("not attempted yet") == 3 and not ex.solved("1c")
     ex.progress()
-    out = capsys.readouterr().out
-    assert "1c (batch norm, step by step): 3 of 6 right, 3 not attempted\n" in out
+    out = said(capsys)
+    assert re.search(r"1c \(batch norm, step by step\): 3 of 6 right, 3 not attempted(?!:)", out)  # not done
     assert "Progress, lesson 02: 3 of 28 gradients right, 3 not attempted, 22 not checked;" in out
 
 

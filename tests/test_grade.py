@@ -140,7 +140,7 @@ def submissions(folder: Path, outside: Path) -> dict:
     """The class's notebooks by name: the lecture's answers, other correct forms, one wrong gradient per exercise,
     and each bad case (`outside` holds the teacher's files)."""
     forms03 = {
-        "4": swap("return {", "return [dC, dW1, db1, dW2, db2, dbngain, dbnbias]  # "),  # the lecture's list
+        "4": swap("return dict(", "return [dC, dW1, db1, dW2, db2, dbngain, dbnbias]  # ("),  # the lecture's list
         "4b": swap("for k, p in params.items():\n            p.data += -lr * grads[k]", LOOP),
     }
     one_go = "(dhpreact - dhpreact.mean(0, keepdim=True) - bnraw * (dhpreact * bnraw).sum(0, keepdim=True) / (n - 1))"

@@ -249,8 +249,9 @@ def render(src: Path) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / src.name
         nbformat.write(build(src), path)
-        ruff = [sys.executable, "-m", "ruff", "format", "--quiet", "--no-cache", "--config", ROOT / "pyproject.toml"]
-        subprocess.run([*ruff, path], check=True)
+        # the lessons' settings (notebooks/ruff.toml: 88 columns)
+        ruff = [sys.executable, "-m", "ruff", "format", "-q", "--no-cache"]
+        subprocess.run([*ruff, "--config", ROOT / "notebooks" / "ruff.toml", path], check=True)
         return path.read_text(encoding="utf-8")
 
 

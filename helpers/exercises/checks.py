@@ -29,7 +29,7 @@ from .hints import STAGES, Ref, diagnose, shape_hint, where_wrong
 NOT_ATTEMPTED, ERROR, WRONG_TYPE, WRONG_SHAPE = "not attempted yet", "error", "wrong type", "wrong shape"
 WRONG_VALUES, APPROXIMATE, EXACT = "wrong values", "approximately right", "exactly right"
 NOT_CHECKED = "not checked yet"
-WIDTH = 88  # characters a line: a notebook panel of 672 px (JupyterLab at 1,000 px with its file browser open)
+WIDTH = 68  # characters a line: an output in a 672 px panel shows 69 (JupyterLab at 1,000 px, file browser open)
 WRONG_ORDER = "wrong order"
 MARKS = {NOT_ATTEMPTED: "·", APPROXIMATE: "≈", EXACT: "✓", NOT_CHECKED: " "}  # the others: ✗
 SAY = {  # what the checks say, besides the hints of .hints
@@ -270,7 +270,7 @@ class Exercises:
             note, got = SAY["note"].format(name=name, shape=shape, got=mine_shape), got.reshape(ref.shape)
         maxdiff = (got - ref).abs().max().item() if torch.isfinite(got).all() else math.inf
         if torch.allclose(got, ref, rtol=RTOL, atol=ATOL):
-            what = f"maxdiff {maxdiff:.1e}, floating-point rounding" if maxdiff else "bit for bit autograd's numbers"
+            what = f"maxdiff {maxdiff:.1e} (rounding)" if maxdiff else "bit for bit autograd's numbers"
             what = (f"right values ({what})" if note else what) + note
             return fb(APPROXIMATE if maxdiff else EXACT, what, maxdiff=maxdiff, mistake=note and "keepdim")
         hint, key = blame or self._alias(name, got, mine) or diagnose(r or self.ref, ex, name, got, ref)[::-1]
