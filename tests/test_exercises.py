@@ -105,7 +105,7 @@ def test_untouched_exercises_run_to_the_end(name, tmp_path, monkeypatch, names):
     checks = [out[c.id] for c in nb.cells if "check" in gen.tags(c)]
     assert checks and all("not attempted yet" in x and "✗" not in x for x in checks)
     assert all(
-        out[c.id].startswith("skipped: this cell uses your answer") for c in nb.cells if "needs-solution" in gen.tags(c)
+        out[c.id].startswith("skipped: it runs once your answer") for c in nb.cells if "needs-solution" in gen.tags(c)
     )
     assert " 0 of " in out["exercise-progress"]
 

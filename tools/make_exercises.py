@@ -140,7 +140,7 @@ def wrap(src: str, condition: str, why: str, otherwise: str) -> str:
 
 def guard(src: str, ex: Exercise) -> str:
     why = f"this cell uses your answer to exercise {ex.id}"
-    return wrap(src, f'ex.solved("{ex.id}")', why, f"skipped: {why}; it runs once exercise {ex.id} passes its checks")
+    return wrap(src, f'ex.solved("{ex.id}")', why, f"skipped: it runs once your answer to exercise {ex.id} passes")
 
 
 def fallback(src: str, where: str) -> str:
@@ -149,7 +149,7 @@ def fallback(src: str, where: str) -> str:
     found = [k for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Call) for k in n.keywords if k.arg == "backward"]
     if len(found) != 1:
         raise GeneratorError(f"{where}: a `fallback` cell passes backward=... to one call")
-    skipped = "skipped: the full run trains with your backward once it passes exercise 4's check"
+    skipped = "skipped: the full run waits for your backward to pass exercise 4"
     return "run = None\n" + wrap(src, 'ex.solved("4")', "the full run, with your backward", skipped)
 
 
@@ -225,7 +225,7 @@ def build(src: Path) -> nbformat.NotebookNode:
 
 
 NO_RUN = "skipped: it uses the full run, which waits for exercise 4"
-NOT_SAVED = "not saved: lessons 04-06 go on with the newest run saved before; SAVE = True saves this one"
+NOT_SAVED = "not saved (SAVE = True saves it): lessons 04-06 keep the one before"
 SKETCH = "<details>\n<summary><b>Solution sketch</b> (the lesson's derivation)</summary>"
 SETUP_CODE = "from helpers.exercises import Exercises\n\nex = {}  # the checks of this notebook, and your progress"
 INTRO = """> **Exercise version** of `notebooks/{name}`, generated from it by `make exercises`.
