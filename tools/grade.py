@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from helpers.config import ROOT, home, write_file
 from helpers.exercises import EXERCISES, Exercises, Feedback
-from helpers.exercises.checks import NOT_ATTEMPTED, stopped
+from helpers.exercises.checks import NOT_ATTEMPTED, stopped, tally
 
 COLUMNS = ["submission", "lesson", *EXERCISES, "right", "first wrong step", "seconds", "error", "note"]
 OPTIONS = dict(kernel_name="backprop-ninja", allow_errors=True, shutdown_kernel="immediate")  # the project's kernel
@@ -264,10 +264,15 @@ def _judge_exercises(lesson: str, answers: dict, got: dict, ref: dict) -> Exerci
     return ex
 
 
-def verdict(ex: Exercises, e: str) -> str:
+def answers(ex: Exercises, e: str) -> list[Feedback]:
+    """The feedback on exercise e's gradients, in the order they were checked; one never checked: not attempted."""
+    mine = [fb for (x, _), fb in ex.results.items() if x == e]
+    return mine + [Feedback(e, g, NOT_ATTEMPTED) for g in ex.exercises[e].grads if (e, g) not in ex.results]
+
+
+def verdict(fbs: list[Feedback]) -> str:
     """done (every gradient right), wrong (one or more wrong), `N of M` (N right, none wrong, the rest not attempted)
     or - (none attempted)."""
-    fbs = [ex.results.get((e, g), Feedback(e, g, NOT_ATTEMPTED)) for g in ex.exercises[e].grads]
     wrong, right = any(not f.passed and f.status != NOT_ATTEMPTED for f in fbs), sum(f.passed for f in fbs)
     return "done" if right == len(fbs) else "wrong" if wrong else f"{right} of {len(fbs)}" if right else "-"
 
@@ -275,16 +280,12 @@ def verdict(ex: Exercises, e: str) -> str:
 def summarise(row: dict, exs: list) -> dict:
     """The row's exercise columns, the gradients right, and the first wrong one (in the order they are computed);
     and, for `make check`, a line an exercise."""
-    fbs = [fb for ex in exs for fb in ex.results.values()]
-    row |= {e: verdict(ex, e) for ex in exs for e in ex.exercises}
-    row["verdicts"] = []
-    for results, e in ((ex.results, e) for ex in exs for e in ex.exercises.values()):
-        mine = [fb for (x, _), fb in results.items() if x == e.id]  # in the order they were checked
-        mine += [Feedback(e.id, g, NOT_ATTEMPTED) for g in e.grads if (e.id, g) not in results]
+    fbs, row["verdicts"] = [fb for ex in exs for fb in ex.results.values()], []
+    for checks, e in ((ex, e) for ex in exs for e in ex.exercises.values()):
+        mine = answers(checks, e.id)
+        row[e.id] = word = verdict(mine)
         wrong = next((f for f in mine if not f.passed and f.status != NOT_ATTEMPTED), None)
-        right, na, word = sum(f.passed for f in mine), sum(f.status == NOT_ATTEMPTED for f in mine), row[e.id]
-        line = f"{e.id:3s} {'part' if ' of ' in word else word:5s} {right} of {len(mine)} right"
-        line += f", {na} not attempted ({e.title})" if right and na else f" ({e.title})"
+        line = f"{e.id:3s} {'part' if ' of ' in word else word:5s} {tally(mine)} ({e.title})"
         var = wrong and ("" if e.id == "4b" else "d") + wrong.name
         row["verdicts"].append(line + (f"; first wrong: {var} ({wrong.status})" if wrong else ""))
     f = next((fb for fb in fbs if not fb.passed and fb.status != NOT_ATTEMPTED), None)  # the first

@@ -329,9 +329,8 @@ def _replay(start: dict, batches: list, lrs: list) -> tuple[dict, list]:
 
 
 def _judge_four(ex3: Exercises, rec: dict, cells: dict) -> list:
-    loop = next((r for r in reversed(rec["loops"]) if r["first"] is not None), rec["loops"][-1] if rec["loops"] else
-                None)  # fmt: skip
-    if loop is None or not loop["start"] or loop["first"] is None:
+    loop = next((r for r in reversed(rec["loops"]) if r["first"] is not None), None)  # the last that took a step
+    if loop is None or not loop["start"]:
         why = "no training loop ran (a loop over range(...) that draws its batches with torch.randint)"
         for e in ("4", "4b"):
             ex3.report(e, [Feedback(e, k, NOT_ATTEMPTED, why) for k in EXERCISES[e].grads])
@@ -372,8 +371,7 @@ def _judge_four(ex3: Exercises, rec: dict, cells: dict) -> list:
         why = "your loop updates with autograd's p.grad, not with your gradients: once they pass, p.data += -lr * grad"
         ex3.report("4b", [Feedback("4b", k, NOT_ATTEMPTED, why if k == "params" else "") for k in ("params", "lossi")])
         return notes
-    lossi = loop["lossi"][-steps:] if len(loop["lossi"]) >= steps else loop["lossi"]
-    ex3.check_loop(loop["final"], lossi, None, steps, reference=(ref, ref_lossi, "autograd's", HOW))
+    ex3.check_loop(loop["final"], loop["lossi"][-steps:], None, steps, reference=(ref, ref_lossi, "autograd's", HOW))
     return notes
 
 
