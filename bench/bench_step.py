@@ -5,9 +5,9 @@ model (Config(): batch 32, n_hidden 200, block_size 3, n_embd 10, lr 0.1) from t
 init_params(cfg, make_generator(cfg)), drawing its batches from the training split of names.txt with that same
 generator, so all of them compute the same losses. What each one times:
 
-  lecture   the lecture's exercise-4 loop exactly as the video writes it, under torch.no_grad(): the batch draw,
-            the forward pass written out, the hand-written backward written out with dC by the Python double
-            loop `for k ...: for j ...: dC[Xb[k, j]] += demb[k, j]`, `grads = [dC, dW1, ...]`,
+  lecture   the lecture's exercise-4 loop as the video writes it, under torch.no_grad(): the batch draw,
+            the forward pass (helpers.forward, the lecture's), the hand-written backward written out with dC by
+            the Python double loop `for k ...: for j ...: dC[Xb[k, j]] += demb[k, j]`, `grads = [dC, dW1, ...]`,
             `p.data += -lr * grad`, `lossi.append(loss.log10().item())` (without its print every 10,000 steps)
   autograd  the same loop with the lesson's forward pass (helpers.forward, the lecture's) and loss.backward() for
             the backward pass: `p.data += -lr * p.grad`
@@ -58,24 +58,12 @@ TOL = 1e-4  # float32 rounding moves the losses of 1,000 steps by ~1e-6; a wrong
 
 
 def lecture_step(parameters: list[torch.Tensor], Xb: torch.Tensor, Yb: torch.Tensor):
-    """The lecture's exercise 4 for one batch, as the video writes it: (loss, grads in `parameters` order)."""
+    """The lecture's exercise 4 for one batch: its forward pass (helpers.forward, word for word), then its backward
+    pass as the video writes it, Python loop for dC included: (loss, grads in `parameters` order)."""
     C, W1, b1, W2, b2, bngain, bnbias = parameters
     n = Xb.shape[0]
-    # forward pass
-    emb = C[Xb]  # embed the characters into vectors
-    embcat = emb.view(emb.shape[0], -1)  # concatenate the vectors
-    # Linear layer
-    hprebn = embcat @ W1 + b1  # hidden layer pre-activation
-    # BatchNorm layer
-    bnmean = hprebn.mean(0, keepdim=True)
-    bnvar = hprebn.var(0, keepdim=True, unbiased=True)
-    bnvar_inv = (bnvar + 1e-5) ** -0.5
-    bnraw = (hprebn - bnmean) * bnvar_inv
-    hpreact = bngain * bnraw + bnbias
-    # Non-linearity
-    h = torch.tanh(hpreact)  # hidden layer
-    logits = h @ W2 + b2  # output layer
-    loss = F.cross_entropy(logits, Yb)  # loss function
+    loss, cache = helpers.forward(dict(zip(PARAM_NAMES, parameters, strict=True)), Xb, Yb)
+    emb, embcat, bnraw, bnvar_inv, h, logits = (cache[k] for k in "emb embcat bnraw bnvar_inv h logits".split())
     # backward pass
     for p in parameters:
         p.grad = None

@@ -1,13 +1,12 @@
 """helpers: the single implementation behind the backprop-ninja lessons (makemore, part 4).
 
 Each module is one concern and names the lesson that introduces it: config, errors, names, dataset (01);
-model, backward, gradcheck, forward_map, reference (02); train, runs (03); batchnorm (04); evaluate (05);
+model, backward, gradcheck, forward_map, reference (02); train, runs (03); evaluate (05);
 exercises (02, 03: the feedback of the exercise notebooks). What only one lesson needs (its plots, the
 sampling loop, the finite-difference referee) is written out in that lesson. Here: what the lessons import.
 """
 
 from .backward import manual_backward
-from .batchnorm import logits_calibrated
 from .config import Config, make_generator, setup_torch
 from .dataset import build_dataset, itos, load_splits, split_words, stoi
 from .errors import DataError, RunError, TrainingDiverged

@@ -17,7 +17,8 @@ def manual_backward(params: dict[str, torch.Tensor], cache: dict[str, torch.Tens
     """Gradients of the loss of `helpers.model.forward` with respect to every parameter, by name."""
     C, W1, b1, W2, b2, bngain, bnbias = (params[k] for k in PARAM_NAMES)
     Xb, Yb, emb, embcat = cache["Xb"], cache["Yb"], cache["emb"], cache["embcat"]
-    bnraw, bnvar_inv, h, logits = cache["bnraw"], cache["bnvar_inv"], cache["h"], cache["logits"]
+    bnraw, bnvar_inv = cache["bnraw"], cache["bnvar_inv"]
+    h, logits = cache["h"], cache["logits"]
     n = Xb.shape[0]
     # cross-entropy: softmax, minus 1 at the correct character, and the batch mean's 1/n
     dlogits = F.softmax(logits, 1)
@@ -43,4 +44,4 @@ def manual_backward(params: dict[str, torch.Tensor], cache: dict[str, torch.Tens
     # demb[k, j]`; index_add_ does the same additions in one call (a repeated character collects them all)
     demb = dembcat.view(emb.shape)
     dC = torch.zeros_like(C).index_add_(0, Xb.view(-1), demb.view(-1, demb.shape[-1]))
-    return {"C": dC, "W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "bngain": dbngain, "bnbias": dbnbias}
+    return dict(C=dC, W1=dW1, b1=db1, W2=dW2, b2=db2, bngain=dbngain, bnbias=dbnbias)

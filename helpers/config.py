@@ -71,7 +71,6 @@ RULES = dict.fromkeys(("block_size", "n_embd", "n_hidden", "threads"), _integer(
 RULES |= dict.fromkeys(("steps", "lr_decay_step", "shuffle_seed"), _integer(0))
 RULES |= dict.fromkeys(("lr", "lr_final"), (_number, "a finite number > 0"))
 RULES |= {
-    "vocab_size": (lambda x: x == 27 and type(x) is int, "27 (the vocabulary is '.' plus 'a'..'z')"),
     # note: batch norm's unbiased variance divides by n-1, so a batch needs two examples
     "batch_size": (_integer(2)[0], "an integer >= 2 (batch norm's unbiased variance divides by n-1)"),
     # note: torch takes seeds below 2**64, and lesson 06 seeds with seed + 10 and seed + 11
@@ -90,7 +89,6 @@ class Config:
     block_size: int = 3  # how many characters we read to predict the next one
     n_embd: int = 10  # dimension of each character's embedding vector
     n_hidden: int = 200  # neurons in the hidden layer
-    vocab_size: int = 27  # '.' plus 'a'..'z'
     # training: the lecture's schedule
     steps: int = 200_000
     batch_size: int = 32

@@ -19,9 +19,9 @@ import torch
 from .config import Config, home, show_path, write_file
 from .dataset import Splits, load_splits
 from .errors import RunError
-from .model import PARAM_NAMES, param_shapes
+from .model import architecture, bn_shapes
 
-FORMAT = 3
+FORMAT = 4  # 4: Config has no vocab_size
 TRAIN = "notebooks/03_manual_backprop_training.ipynb (or `make run`)"
 CALIBRATE = "notebooks/04_batchnorm_calibration.ipynb"
 # how a run ended, as saved, and the type of each
@@ -156,16 +156,14 @@ def _read(path: Path) -> dict:
         if fmt != FORMAT:
             raise ValueError(f"not a dict of format {FORMAT}")
         cfg = Config(**rec["config"])  # note: each field is checked
-        for k, shape in (param_shapes(cfg) | {"mean": (1, cfg.n_hidden), "var": (1, cfg.n_hidden)}).items():
-            part = rec["params"] if k in PARAM_NAMES else rec["bn"] or {k: torch.empty(shape)}
-            if tuple(getattr(part.get(k), "shape", ())) != shape:  # note: the config's numbers: nothing is allocated
+        want = {k: p.shape for k, p in architecture(cfg).items()} | (bn_shapes(cfg) if rec["bn"] is not None else {})
+        for k, shape in want.items():  # note: the config's numbers: nothing is allocated
+            if tuple(getattr((rec["params"] | (rec["bn"] or {})).get(k), "shape", ())) != shape:
                 raise ValueError(f"{k} is not of shape {shape}")
-        if set(rec["training"]) != set(TRAINING) or "sha256" not in rec["data"]:
-            raise ValueError("its training or data record is incomplete")
-        for k, value in rec["training"].items():  # note: describe() formats them; a hand-edited one must not reach it
-            if type(value) is not TRAINING[k] or k == "steps_done" and not 0 <= value <= cfg.steps:
-                what = f"a whole number from 0 to {cfg.steps}" if k == "steps_done" else f"a {TRAINING[k].__name__}"
-                raise ValueError(f"its {k} is {value!r}, not {what}")
+        # note: describe() formats these; a hand-edited one must not reach it
+        training, steps = {k: type(v) for k, v in rec["training"].items()}, rec["training"].get("steps_done")
+        if training != TRAINING or not 0 <= steps <= cfg.steps or "sha256" not in rec["data"]:
+            raise ValueError("its training or data record is not what save_run writes")
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise RunError(f"{show_path(path)} is not a run of this series ({e}). Delete it.") from None
     return rec

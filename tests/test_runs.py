@@ -94,12 +94,12 @@ def test_a_changed_word_list_is_named(words, home):
     [
         (lambda p: p.write_bytes(p.read_bytes()[:500]), "is damaged"),
         (lambda p: p.write_text("not a run\n"), "is damaged"),
-        (lambda p: torch.save([1, 2], p), "format 3"),
+        (lambda p: torch.save([1, 2], p), "not a dict of format"),
         (lambda p: torch.save(torch.load(p) | {"params": {}}, p), "C is not of shape"),
         (lambda p: torch.save(torch.load(p) | {"config": {"lr": -1}}, p), "Config.lr=-1"),
-        (lambda p: torch.save(edited(p, steps_done="lots"), p), "steps_done is 'lots', not a whole number from 0"),
-        (lambda p: torch.save(edited(p, steps_done=41), p), "steps_done is 41"),
-        (lambda p: torch.save(edited(p, interrupted=1), p), "interrupted is 1, not a bool"),
+        (lambda p: torch.save(edited(p, steps_done="lots"), p), "training or data record"),
+        (lambda p: torch.save(edited(p, steps_done=41), p), "training or data record"),  # TINY trains 40
+        (lambda p: torch.save(edited(p, interrupted=1), p), "training or data record"),
     ],
 )
 def test_a_damaged_run_is_refused(words, home, damage, fact):
@@ -114,7 +114,7 @@ def edited(path, **training) -> dict:
     return rec | {"training": rec["training"] | training}
 
 
-@pytest.mark.parametrize("fmt, fact", [(4, "format 4, from a newer version.*git pull"), (2, "an older.*lesson 03")])
+@pytest.mark.parametrize("fmt, fact", [(5, "format 5, from a newer version.*git pull"), (3, "an older.*lesson 03")])
 def test_a_run_of_another_format_is_not_called_damaged(words, home, fmt, fact):
     path = save_run(quiet())
     torch.save(torch.load(path) | {"format": fmt}, path)
