@@ -1,6 +1,6 @@
 """The training loop of lesson 03: the lecture's minibatch SGD with a hand-written backward pass, no autograd.
 
-Introduced in 03_manual_backprop_training. Around the lecture's loop, what a learner needs (`_Watch`): tqdm's
+Introduced in 03_manual_backprop_training. Around the lecture's loop, what a learner needs: tqdm's
 progress bar, the log, a clean stop on Ctrl-C, a stop on a non-finite loss, a warning when the loss blows up,
 and a note up front when a backward pass does much more work than it need do.
 """
@@ -34,6 +34,15 @@ BLOWUP_FACTOR, BLOWUP_STEPS = 2.0, 1000
 # the lecture's Python loop for dC a backward calls 33 times the forward's functions at batch 32 (10 at batch 8);
 # manual_backward 2.4 times, the lecture's exercise 1 written out step by step 4.5 times.
 SLOW, LONG_RUN = 8, 1000
+SLOW_NOTE = (
+    "note: this backward pass calls torch {ratio:.0f} times as often as the forward pass ({b:,} calls to {f:,}), each "
+    "one from Python, so the {steps:,} steps will take much longer than they need. The usual cause is the lecture's "
+    "Python loop for dC: index_add_ (lesson 02, exercise 1d) does the same additions in one call."
+)
+BLOWUP = (
+    f"step {{i}}: the batch loss ({{loss:.4g}}) has stayed above {BLOWUP_FACTOR:g} times its first value "
+    f"({{first:.4f}}) for {BLOWUP_STEPS:,} steps: training is blowing up; try a smaller learning rate (cfg.lr={{lr}})."
+)
 
 
 def train(cfg: Config, *, backward=manual_backward, progress: bool = True, log_every: int = 10_000) -> Run:
@@ -46,8 +55,10 @@ def train(cfg: Config, *, backward=manual_backward, progress: bool = True, log_e
     """
     data, g = load_splits(cfg), make_generator(cfg)
     run = Run(cfg, data, init_params(cfg, g), backward=_label(backward))
-    params, Xtr, Ytr = run.params, data.Xtr, data.Ytr
-    with _stop_on_sigint() as stop, torch.inference_mode(), _Watch(run, progress) as watch:
+    params, Xtr, Ytr, high, t0 = run.params, data.Xtr, data.Ytr, 0, time.perf_counter()
+    file = _Notebook() if progress and _in_notebook() else None  # note: None is tqdm's own, stderr
+    bar = tqdm(total=cfg.steps, desc="training", unit="step", disable=not progress, file=file)
+    with _stop_on_sigint() as stop, torch.inference_mode(), bar:
         for i in range(cfg.steps):
             if stop.is_set():
                 run.interrupted = True
@@ -61,8 +72,8 @@ def train(cfg: Config, *, backward=manual_backward, progress: bool = True, log_e
             with _Calls() if i == 0 else nullcontext() as b:
                 grads = backward(params, cache)
             grads = _by_name(grads, params, check=i == 0)
-            if i == 0:
-                watch.pace(f.n, b.n)
+            if i == 0 and b.n > SLOW * f.n and cfg.steps > LONG_RUN:
+                tqdm.write(SLOW_NOTE.format(ratio=b.n / f.n, b=b.n, f=f.n, steps=cfg.steps))
             if not math.isfinite(loss := loss.item()):
                 raise TrainingDiverged(
                     f"training stopped at step {i}: the loss is {loss}. A learning rate too large (cfg.lr={cfg.lr}) "
@@ -79,7 +90,13 @@ def train(cfg: Config, *, backward=manual_backward, progress: bool = True, log_e
                 tqdm.write(f"{i:7d}/{cfg.steps:7d}: {loss:.4f}")  # note: above the bar, in a terminal
             run.lossi.append(math.log10(loss) if loss > 0 else -math.inf)
             run.steps_done = i + 1
-            watch.step(i, loss)
+            bar.update()
+            high = high + 1 if loss > BLOWUP_FACTOR * 10 ** run.lossi[0] else 0
+            if high == BLOWUP_STEPS:
+                run.blew_up = True
+                with tqdm.external_write_mode():  # note: in a terminal, on a line of its own, not across the bar
+                    warnings.warn(BLOWUP.format(i=i, loss=loss, first=10 ** run.lossi[0], lr=cfg.lr), RuntimeWarning, 2)
+    run.seconds = time.perf_counter() - t0
     if run.interrupted:
         print(f"interrupted: stopped cleanly after {run.steps_done:,} of {cfg.steps:,} steps")
     return run
@@ -190,45 +207,3 @@ class _Notebook:
 def _in_notebook() -> bool:
     ipython = sys.modules.get("IPython")  # note: a script never imports it, and neither does this
     return ipython is not None and getattr(ipython.get_ipython(), "kernel", None) is not None
-
-
-class _Watch:
-    """What a learner sees of a run besides its log: tqdm's bar, the blow-up warning and the note on a slow backward."""
-
-    def __init__(self, run: Run, progress: bool):
-        self.run, self.high, self.t0 = run, 0, time.perf_counter()
-        file = _Notebook() if progress and _in_notebook() else None  # note: None is tqdm's own, stderr
-        self.bar = tqdm(total=run.cfg.steps, desc="training", unit="step", disable=not progress, file=file)
-
-    def __enter__(self) -> _Watch:
-        self.t0 = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.run.seconds = time.perf_counter() - self.t0
-        self.bar.close()
-
-    def pace(self, forward: int, backward: int) -> None:
-        steps = self.run.cfg.steps
-        if backward > SLOW * forward and steps > LONG_RUN:
-            tqdm.write(
-                f"note: this backward pass calls torch {backward / forward:.0f} times as often as the forward pass "
-                f"({backward:,} calls to {forward:,}), each one from Python, so the {steps:,} steps will take much "
-                f"longer than they need. The usual cause is the lecture's Python loop for dC: index_add_ (lesson 02, "
-                f"exercise 1d) does the same additions in one call."
-            )
-
-    def step(self, i: int, loss: float) -> None:
-        self.bar.update()
-        self.high = self.high + 1 if loss > BLOWUP_FACTOR * 10 ** self.run.lossi[0] else 0
-        if self.high == BLOWUP_STEPS:
-            self.run.blew_up = True
-            first, lr = 10 ** self.run.lossi[0], self.run.cfg.lr
-            with tqdm.external_write_mode():  # note: in a terminal, on a line of its own, not across the bar
-                warnings.warn(
-                    f"step {i}: the batch loss ({loss:.4g}) has stayed above {BLOWUP_FACTOR:g} times its first value "
-                    f"({first:.4f}) for {BLOWUP_STEPS:,} steps: training is blowing up; try a smaller learning rate "
-                    f"(cfg.lr={lr}).",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
