@@ -1,6 +1,6 @@
 """Errors a learner can meet, each with a message that says what is wrong and how to fix it.
 
-Introduced in 01_data; docs/troubleshooting.md lists every message. Configuration mistakes are plain
+Introduced in 01_data; docs/troubleshooting.md lists those a learner is likely to meet. Configuration mistakes are plain
 ValueErrors raised by `Config(...)`.
 """
 
