@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..model import PARAM_NAMES
+
 
 @dataclass(frozen=True)
 class Exercise:
@@ -18,19 +20,20 @@ class Exercise:
     uses: tuple[str, ...] | None = None  # a one-go gradient: the tensors whose gradients it starts from
 
 
-# one exercise a line: id | lesson | title | the tensors whose gradients it asks for | kind | uses (one-go only)
-_TABLE = """
+# one exercise a line: id | lesson | title | the tensors whose gradients it asks for | kind | uses (none: step by step)
+_TABLE = f"""
 1a | 02 | from the loss to the logits | logprobs probs counts_sum_inv counts_sum counts norm_logits logit_maxes logits
 1b | 02 | the second linear layer, tanh, batch norm's scale and shift | h W2 b2 hpreact bngain bnraw bnbias
 1c | 02 | batch norm, step by step | bnvar_inv bnvar bndiff2 bndiff bnmeani hprebn
 1d | 02 | the first linear layer and the embedding | embcat W1 b1 emb C
 2  | 02 | cross-entropy backward in one go | logits | grads |
 3  | 02 | batch norm backward in one go | hprebn | grads | hpreact
-4  | 03 | the whole backward pass | C W1 b1 W2 b2 bngain bnbias | function
-4b | 03 | the training loop, with your backward | params lossi | loop
+4  | 03 | the whole backward pass | {" ".join(PARAM_NAMES)} | function | -
+4b | 03 | the training loop, with your backward | params lossi | loop | -
 """
 EXERCISES: dict[str, Exercise] = {}
 for _row in _TABLE.strip().splitlines():
-    _id, _lesson, _title, _grads, *_rest = [field.strip() for field in _row.split("|")]
-    _uses = tuple(_rest[1].split()) if len(_rest) > 1 else None
-    EXERCISES[_id] = Exercise(_id, _lesson, _title, tuple(_grads.split()), _rest[0] if _rest else "grads", _uses)
+    _id, _lesson, _title, _grads, _kind, _uses = [field.strip() for field in (_row + " | grads | -").split("|")[:6]]
+    EXERCISES[_id] = Exercise(
+        _id, _lesson, _title, tuple(_grads.split()), _kind, None if _uses == "-" else tuple(_uses.split())
+    )
