@@ -47,14 +47,10 @@ def test_the_step_computes_what_helpers_computes_in_float64(step, batch_size, n_
 
 
 @pytest.fixture
-def words(tmp_path, monkeypatch):
-    """NINJA_HOME in a temporary folder, holding a made-up word list as its names.txt."""
-    monkeypatch.setenv("NINJA_HOME", str(tmp_path))
-    g = torch.Generator().manual_seed(0)
-    lengths = torch.randint(2, 9, (300,), generator=g).tolist()
-    words = ["".join(chr(97 + i) for i in torch.randint(0, 26, (n,), generator=g).tolist()) for n in lengths]
-    (tmp_path / "names.txt").write_text("\n".join(words) + "\n")
-    return tmp_path
+def words(words):
+    """The made-up word list as names.txt, the file the bench reads."""
+    words.rename(words.with_name("names.txt"))
+    return words.parent
 
 
 def test_a_short_run_reports_every_variant_in_agreement(words, capsys):

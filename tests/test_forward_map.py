@@ -1,27 +1,21 @@
 """The map of exercise 1, built from lesson 02's own forward cell: its nodes are exactly what exercise 1 checks."""
 
-import json
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import pytest
 import torch
 import torch.nn.functional as F
 from conftest import lesson_cells, run_cells
 
-from helpers import Config, init_params
+from helpers import PARAM_NAMES, Config, init_params
 from helpers.exercises import EXERCISES
 from helpers.forward_map import forward_graph
 
-LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "02_gradient_verification.ipynb"
+LESSON = "02_gradient_verification.ipynb"
 
 
 def _forward_cell() -> str:
     """Lesson 02's step-by-step forward pass, up to the part that runs autograd's backward pass."""
-    cells = json.loads(LESSON.read_text())["cells"]
-    src = next(
-        s for s in ("".join(c["source"]) for c in cells if c["cell_type"] == "code") if s.startswith("emb = C[Xb]")
-    )
+    src = next(c.source for c in lesson_cells(LESSON) if c.source.startswith("emb = C[Xb]"))
     return src[: src.index("# PyTorch backward pass")]
 
 
@@ -33,7 +27,7 @@ def lesson():
     ns.update({k: v.requires_grad_(True) for k, v in init_params(cfg, g).items()})
     ns["Xb"] = torch.randint(0, 27, (cfg.batch_size, cfg.block_size), generator=g)
     ns["Yb"] = torch.randint(0, 27, (cfg.batch_size,), generator=g)
-    ns["parameters"] = [ns[k] for k in ("C", "W1", "b1", "W2", "b2", "bngain", "bnbias")]
+    ns["parameters"] = [ns[k] for k in PARAM_NAMES]
     exec(_forward_cell(), ns)
     return ns, forward_graph(ns["loss"], ns)
 
@@ -67,7 +61,7 @@ def test_a_second_name_for_a_tensor_is_not_a_second_node(lesson):
 
 def test_the_map_draws(lesson):
     _, graph = lesson
-    ns = run_cells([c for c in lesson_cells("02_gradient_verification.ipynb") if c.id == "map-draw"], {"plt": plt})[0]
+    ns = run_cells([c for c in lesson_cells(LESSON) if c.id == "map-draw"], {"plt": plt})[0]
     fig = ns["plot_forward_graph"](graph)
     ax = fig.axes[0]
     labels = {t.get_text() for t in ax.texts if t.get_text()}  # the arrows are texts too, empty ones
