@@ -1,81 +1,75 @@
-"""`make check` (issue #23) on copies of the lecture's own notebook made by tests/lecture_form.py: the report a
-learner reads, with the hint at the first wrong step, and nothing of theirs or of the repository changed. The
-verdicts of many such copies, mixed with exercise notebooks in one class: test_grade.py."""
+"""tools/lecture.py on copies of the lecture's own notebook made by tests/lecture_form.py: `make check` on the one
+handed out (what a learner reads; nothing of theirs or of the repository changed), and the lecture's typical mistakes
+judged (the verdicts, and the mistake each matches). The solved and a half-done one among a class: test_grade.py."""
 
 import os
 import re
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import nbformat
-from conftest import script
 from lecture_form import HANDED_OUT, lecture
 
 from helpers.config import ROOT
 
-lec = script("lecture")
+sys.path.insert(0, str(ROOT / "tools"))  # grade.py imports lecture.py and make_exercises.py beside it
+import grade  # noqa: E402
 
-
-def check(nb, folder, home) -> str:
-    """What `make check NOTEBOOK=...` prints for `nb`, saved in `folder`; the file and the repository unchanged."""
-    (path := folder / "learner" / "makemore_part4_backprop.ipynb").parent.mkdir()
-    nbformat.write(nb, path)
-    before, status = path.read_bytes(), git_status()
-    env = os.environ | {"NINJA_HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1"}  # as make check runs it
-    cmd = [sys.executable, str(ROOT / "tools" / "grade.py"), str(path), "--steps=100"]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert path.read_bytes() == before and git_status() == status and [*path.parent.iterdir()] == [path]
-    return done.stdout
+lec = grade.lecture
+ALL = ["1a", "1b", "1c", "1d", "2", "3", "4", "4b"]
+DC_INDEX = "dC = torch.zeros_like(C).index_add_(0, Xb.view(-1), demb.view(-1, demb.shape[-1]))"
+DC_ASSIGNED = "dC = torch.zeros_like(C)\nfor k in range(n):\n    for j in range(3):\n        dC[Xb[k, j]] = demb[k, j]"
+MISTAKES = {  # Bessel's correction dropped; dC assigned, not accumulated; dlogits not divided by n in the loop
+    "3": lambda s: s.replace("n / (n - 1) * ", ""),
+    "1": lambda s: s.replace(DC_INDEX, DC_ASSIGNED),
+    "4": lambda s: s.replace("        dlogits /= n\n", ""),
+}
 
 
 def git_status() -> list[str]:
     """Every path git sees changed, new or ignored, but Python's __pycache__/ (make check sets PYTHONDONTWRITEBYTECODE;
     make test's other jobs import beside this one)."""
-    git = ["git", "status", "--porcelain", "--ignored"]
-    out = subprocess.run(git, cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    return [line for line in out.splitlines() if "__pycache__" not in line]
+    out = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=ROOT, capture_output=True, text=True)
+    return [line for line in out.stdout.splitlines() if "__pycache__" not in line]
 
 
-def verdicts(out: str) -> dict[str, str]:
-    return dict(re.findall(r"^  (\w+) +(done|wrong|part|-) ", out, re.M))
+def test_make_check_on_the_notebook_as_handed_out(names, tmp_path):
+    (path := tmp_path / "learner" / "makemore_part4_backprop.ipynb").parent.mkdir()
+    nbformat.write(lecture(**HANDED_OUT), path)
+    before, status = path.read_bytes(), git_status()
+    env = os.environ | {"NINJA_HOME": str(names.parent), "PYTHONDONTWRITEBYTECODE": "1"}  # as make check runs it
+    cmd = [sys.executable, str(ROOT / "tools" / "grade.py"), str(path), "--steps=200"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=True).stdout
+    assert path.read_bytes() == before and git_status() == status and [*path.parent.iterdir()] == [path]
+    assert dict(re.findall(r"^  (\w+) +(done|wrong|part|-) ", out, re.M)) == dict.fromkeys(ALL, "-")
+    # its loop stops at its own break (after step 100), before the 200 steps of the check; its !wget is not run
+    assert re.search(r"^note: .* 101 of its 200,000 steps$", out, re.M) and re.search(
+        r"^note: cell 3's !wget ", out, re.M
+    )
+    assert re.search(r"^error: TypeError in cell \d+ \(exercise 3\)", out, re.M)  # the lecture's cmp, given None
 
 
-def test_the_notebook_as_handed_out_is_not_attempted_anywhere(names, tmp_path):
-    out = check(lecture(**HANDED_OUT), tmp_path, names.parent)
-    assert set(verdicts(out).values()) == {"-"} and len(verdicts(out)) == 8
-    joined = " ".join(out.split())  # the checks' lines are wrapped to fit a notebook panel
-    assert "· dlogprobs not attempted yet: no dlogprobs in exercise 1's cells, and no cmp('logprobs'" in joined
-    assert "· dhprebn not attempted yet: `dhprebn` is still `None`" in joined  # exercise 3's cmp line runs
-    assert "· params not attempted yet: your loop updates with autograd's p.grad" in joined
-    assert "note: exercise 4's loop cut to its first 100 of 200,000 steps" in out
-    assert "note: your loop still runs loss.backward()" in out and "!wget https://" in out
+def test_the_typical_mistakes_are_wrong_with_their_hint(names, tmp_path):
+    (path := tmp_path / "mistakes.ipynb").write_text(nbformat.writes(lecture(hidden=(100, 128), **MISTAKES)))
+    plan = dict.fromkeys(("02", "03"), {"ids": set(), "text": {}})  # no exercise notebook's cells: the lecture's
+    args = SimpleNamespace(memory=3000, steps=50, timeout=120)
+    row, lesson, answers, cells = grade.execute(path, tmp_path, names.parent, args, plan)
+    exs, notes = lec.judge(grade.decode(answers["lecture"]["values"]), cells)
+    assert lesson == "lecture" and row["error"] == "" and notes[0].endswith(" 50 of 200,000 steps")
+    verdicts = {e: grade.verdict(grade.answers(ex, e)) for ex in exs for e in ex.exercises}
+    assert verdicts == dict.fromkeys(ALL, "done") | dict.fromkeys(["1d", "3", "4", "4b"], "wrong")
+    mistakes = {f"{f.exercise} {f.name}": f.mistake for ex in exs for f in ex.results.values() if not f.passed}
+    want = {"1d C": "dC_assign", "3 hprebn": "bessel", "4 W2": "missing_1/n", "4 b2": "missing_1/n"}
+    assert {k: mistakes.get(k) for k in want} == want
 
 
-def test_a_mistake_gets_the_hint_at_the_first_wrong_step(names, tmp_path):
-    out = check(lecture(**{"4": lambda s: s.replace("        dlogits /= n\n", "")}), tmp_path, names.parent)
-    assert verdicts(out) == dict.fromkeys(["1a", "1b", "1c", "1d", "2", "3"], "done") | {"4": "wrong", "4b": "wrong"}
-    joined = " ".join(out.split())  # the checks' lines are wrapped to fit a notebook panel
-    assert re.search(r"✗ dW2 [^✗]* hint: n times too large: a factor 1/n is missing", joined)
-    assert "→ start with the cross-entropy step (dlogits)" in joined
-    assert "  4   wrong 0 of 7 right (the whole backward pass); first wrong: dW2 (wrong values)" in out
-    assert "✗ params wrong values: they differ from autograd's after 100 steps" in joined
-
-
-def test_a_cmp_belongs_to_the_exercise_its_cell_is_in():
-    both = {"logits", "probs"}
-    assert [lec._exercise_of("logits", m, both) for m in ("1", "2", "3", None)] == ["1a", "2", "1a", "1a"]
-    assert [lec._exercise_of("hprebn", m, {"hprebn", "logits"}) for m in ("1", "3", None)] == ["1c", "3", "3"]
-    assert lec._exercise_of("h", "2", set()) == "1b" and lec._exercise_of("logits_fast", "1", set()) is None
-
-
-def test_the_lecture_is_known_by_its_code_and_its_exercises_by_their_comments():
+def test_the_lecture_is_known_by_its_code_its_cells_by_their_exercise_comment():
     nb = lecture()
     assert lec.is_lecture(nb) and not lec.is_lecture(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]))
-    marks = lec.markers(nb)
-    assert marks[0] is None and marks[-3:] == ["4", "4", "4"] and marks.count("2") == 2 and marks.count("1") == 1
+    marks = [re.findall(r"\(exercise (\d)\)$", c.metadata["grading"]) for c in lec.instrument(lecture(), "", 1).cells]
+    assert marks == [[]] * 8 + [["1"], ["2"], ["2"], ["3"], ["3"], ["4"], ["4"]]  # the grader's set-up first
     assert lec.out_of_order(nb) == ""
-    counts = iter([1, 2, 7, 3])
-    for c in nb.cells[1:5]:
-        c.execution_count = next(counts)
-    assert re.match(r"its cells were last run out of order \(In \[7\] above In \[3\]\)", lec.out_of_order(nb))
+    for n, c in enumerate(nb.cells[1:]):
+        c.execution_count = 40 if n == 3 else n + 1  # run again late, as a learner does
+    assert re.search(r"\(In \[40\] above In \[5\]\)", lec.out_of_order(nb))

@@ -184,7 +184,7 @@ def recognise(nb, plan: dict) -> str:
 
 def execute(sub: Path, folder: Path, base: Path, args, plan: dict) -> tuple:
     """Run one submission in a kernel of its own, in a temporary folder: (the row so far, its lesson, its answers,
-    {execution count: (its cell's label, the exercise it is in)})."""
+    {execution count: what the rows call its cell})."""
     t0, row = time.monotonic(), {"submission": str(sub.relative_to(folder))}
     try:
         nb = nbformat.reads(sub.read_bytes().decode("utf-8", "replace"), as_version=4)
@@ -216,9 +216,7 @@ def execute(sub: Path, folder: Path, base: Path, args, plan: dict) -> tuple:
         problems += [f"imported a helpers of its own ({', '.join(theirs)}); graded with the course's"]
     shutil.rmtree(work, ignore_errors=True)
     row |= {"lesson": lesson, "seconds": f"{time.monotonic() - t0:.1f}", "error": "; ".join(problems)}
-    meta = [c.metadata for c in client.nb.cells]
-    cells = {c.execution_count: (m["grading"], m.get("exercise")) for c, m in zip(client.nb.cells, meta, strict=True)
-             if c.get("execution_count")}  # fmt: skip
+    cells = {c.execution_count: c.metadata["grading"] for c in client.nb.cells if c.get("execution_count")}
     return row, lesson, answers, cells
 
 
@@ -234,7 +232,7 @@ def judge(row: dict, lesson: str, answers: dict, ref: dict, steps: int, cells: d
     got = {k: decode(a["values"]) for k, a in answers.items()}
     with PRINTING, contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO()):
         if lesson == "lecture":
-            exs, notes = lecture.judge(got.get("lecture", lecture.NOTHING), cells)
+            exs, notes = lecture.judge(got.get("lecture"), cells)
         else:
             exs, notes = [_judge_exercises(lesson, answers, got, ref)], []
     if lesson == "03":
