@@ -40,12 +40,7 @@ def load_words(path: str | os.PathLike = "names.txt") -> list[str]:
             relative = not Path(given).is_absolute()
             fix = "check the path" + (f" ({given} counts from the top of the repository, not the notebook)" * relative)
         raise DataError(f"Word list {show_path(path)} {'is a folder' if path.exists() else 'not found'}: {fix}.")
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise DataError(f"Could not read {show_path(path)} ({e.strerror}): check that it is readable.") from None
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DataError(f"{show_path(path)} is UTF-16 text (Windows 'Unicode'): save it as UTF-8.")
+    raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")  # note: -sig drops a byte-order mark
     except UnicodeDecodeError as e:

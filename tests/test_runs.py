@@ -97,21 +97,13 @@ def test_a_changed_word_list_is_named(words, home):
         (lambda p: torch.save([1, 2], p), "not a dict of format"),
         (lambda p: torch.save(torch.load(p) | {"params": {}}, p), "C is not of shape"),
         (lambda p: torch.save(torch.load(p) | {"config": {"lr": -1}}, p), "Config.lr=-1"),
-        (lambda p: torch.save(edited(p, steps_done="lots"), p), "training or data record"),
-        (lambda p: torch.save(edited(p, steps_done=41), p), "training or data record"),  # TINY trains 40
-        (lambda p: torch.save(edited(p, interrupted=1), p), "training or data record"),
+        (lambda p: torch.save(torch.load(p) | {"training": {}}, p), "training or data record"),
     ],
 )
 def test_a_damaged_run_is_refused(words, home, damage, fact):
     damage(save_run(quiet()))
     with pytest.raises(RunError, match=fact):
         load_run()
-
-
-def edited(path, **training) -> dict:
-    """A saved run's record, its training record changed as by hand."""
-    rec = torch.load(path)
-    return rec | {"training": rec["training"] | training}
 
 
 @pytest.mark.parametrize("fmt, fact", [(5, "format 5, from a newer version.*git pull"), (3, "an older.*lesson 03")])
