@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from conftest import WORDS, lesson_cells, run_cells, script
 
-from helpers import Config, DataError, RunError, manual_backward, train
+from helpers import Config, RunError, manual_backward, train
 from helpers.config import ROOT
 
 LESSONS = ("03_manual_backprop_training.ipynb", "04_batchnorm_calibration.ipynb", "05_evaluation.ipynb")
@@ -97,12 +97,6 @@ def test_the_log_check_reads_the_run_not_a_config_made_after_it(words):
     ns["cfg"] = Config()
     _, out = run_cells([cells["check-log"], cells["cell-12"]], ns)
     assert "not the lesson's run" in out
-
-
-def test_a_list_too_small_for_a_batch_is_refused_in_lesson_03(names, home):
-    (home / "seven.txt").write_text("\n".join(WORDS[:7]))
-    with pytest.raises(DataError, match=r"batch_size=32.*the training split has"):
-        run_cells(lesson_cells(LESSONS[0])[:1], edit=lambda src: src.replace("Config()", 'Config(names="seven.txt")'))
 
 
 @pytest.mark.parametrize("name, lesson", [(LESSONS[1], "03_manual_backprop_training"), (LESSONS[2], "03_manual")])

@@ -8,15 +8,7 @@ import pytest
 import torch
 from conftest import lesson_cells
 
-from helpers import (
-    PARAM_NAMES,
-    Config,
-    forward,
-    init_params,
-    make_generator,
-    manual_backward,
-    split_loss,
-)
+from helpers import PARAM_NAMES, Config, forward, init_params, make_generator, manual_backward, split_loss
 
 SHAPES = [(3, 10, 200, 32), (1, 2, 3, 2), (5, 4, 16, 7), (8, 24, 64, 128)]  # (block_size, n_embd, n_hidden, batch)
 

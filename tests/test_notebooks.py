@@ -29,11 +29,6 @@ def test_lessons_are_stored_as_jupyterlab_saves_them(tmp_path):
         (tmp_path / name).write_text(gen.render(ROOT / "notebooks" / name), encoding="utf-8")
     run = subprocess.run([sys.executable, ROOT / "tools/lab_format.py", "--check", *LESSONS, *tmp_path.glob("*.ipynb")])
     assert run.returncode == 0
-    out = [
-        nbformat.v4.new_output("stream", name=n, text=t)
-        for n, t in [("stdout", "a\n"), ("stdout", "b\n"), ("stderr", "c\n")]
-    ]
-    assert [o.text for o in lab.merge_streams(out)] == ["a\nb\n", "c\n"]
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
