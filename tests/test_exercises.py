@@ -24,11 +24,8 @@ NB02, NB03 = gen.SOURCES
 
 def solutions(name: str) -> dict[str, str]:
     """{cell id: source} of a lesson's solution cells (their blanks in exercises/ have the same ids)."""
-    return {
-        c.id: c.source
-        for c in nbformat.read(ROOT / "notebooks" / name, as_version=4).cells
-        if "solution" in gen.tags(c)
-    }
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    return {c.id: c.source for c in nb.cells if "solution" in gen.tags(c)}
 
 
 def solution(exercise: str) -> str:
@@ -72,9 +69,8 @@ def execute(name: str, filled: bool, tmp_path, monkeypatch) -> dict[str, str]:
     """A generated exercise notebook (its blanks filled with the lesson's answers, or not), run in a kernel of this
     interpreter up to its last check and the progress table: {cell id: what it printed}."""
     nb = gen.build(ROOT / "notebooks" / name)
-    for c in nb.cells:
-        if filled and "exercise" in gen.tags(c):
-            c.source = solutions(name)[c.id]
+    for c in (c for c in nb.cells if filled and "exercise" in gen.tags(c)):
+        c.source = solutions(name)[c.id]
     if name == NB03:  # the 200,000 steps are the lesson's to run
         last = max(i for i, c in enumerate(nb.cells) if {"check", "needs-solution"} & set(gen.tags(c)))
         nb.cells = nb.cells[: last + 1] + nb.cells[-1:]
@@ -84,9 +80,8 @@ def execute(name: str, filled: bool, tmp_path, monkeypatch) -> dict[str, str]:
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "this", "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    NotebookClient(
-        nb, kernel_name="this", timeout=600, resources={"metadata": {"path": str(ROOT / "exercises")}}
-    ).execute()
+    where = {"metadata": {"path": str(ROOT / "exercises")}}
+    NotebookClient(nb, kernel_name="this", timeout=600, resources=where).execute()
     return {c.id: "".join(o.get("text", "") for o in c.outputs) for c in nb.cells if c.cell_type == "code"}
 
 
@@ -127,23 +122,16 @@ def attempt(ns02, exercise, old, new) -> dict:
         ("3", "n / (n - 1) * ", "", "hprebn", "values", "bessel", "n-1"),
         ("1c", "1.0 / (n - 1)", "1.0 / n", "bndiff2", "values", "bessel", "n-1"),
         ("1c", "1.0 / (n - 1)", "1.0 / n", "bndiff", "values", "inherited", "dbndiff2"),
-        ("2", "dlogits /= n", "", "logits", "values", "missing_1/n", "1/n"),
         ("2", "dlogits[range(n), Yb] -= 1", "", "logits", "values", "dlogits_no_minus_one", "Yb"),
-        ("1c", "(-0.5 * (bnvar", "(0.5 * (bnvar", "bnvar", "values", "sign", "minus"),
-        ("1c", "(-0.5 * (bnvar", "(-1.0 * (bnvar", "bnvar", "values", "factor_2", "2"),
         ("1b", "(1.0 - h**2)", "(1.0 - hpreact**2)", "hpreact", "values", "tanh_input", "h"),
         ("1b", "db2 = dlogits.sum(0)", "db2 = dlogits", "b2", "shape", "broadcast", "(27,)"),
         ("1b", "dW2 = h.T @ dlogits", "dW2 = dlogits.T @ h", "W2", "shape", "transposed", "(200, 27)"),
         ("1b", "dbnbias = dhpreact.sum(0, keepdim=True)", "dbnbias = dhpreact.sum(1, keepdim=True)", "bnbias",
          "shape", "shape", "(1, 200)"),
-        # a tensor used twice: `=` where `+=` belongs, or the `+=` line left out: the part missing is named; a part off
-        ("1a", "dcounts += torch.ones_like(counts) * dcounts_sum", "", "counts", "values", "one_path", "counts_sum"),
+        # a tensor used twice: `=` where `+=` belongs, or the `+=` line left out: the part missing is named
         ("1a", "dcounts += torch.ones_like", "dcounts = torch.ones_like", "counts", "values", "one_path", "probs"),
-        ("1a", "dlogits += F.one_hot", "dlogits = F.one_hot", "logits", "values", "one_path", "norm_logits"),
         ("1c", "dbndiff += (2", "dbndiff = (2", "bndiff", "values", "one_path", "bnraw"),
         ("1c", "dhprebn += 1.0", "# dhprebn += 1.0", "hprebn", "values", "one_path", "bnmeani"),
-        ("1a", "* dcounts_sum\n", "* -dcounts_sum\n", "counts", "values", "path", "counts_sum"),
-        ("1c", "dbndiff = bnvar_inv * dbnraw", "dbndiff = bnvar * dbnraw", "bndiff", "values", "path", "bnraw"),
         ("1d", "dC = torch.zeros_like(C).index_add_(0, Xb.view(-1), demb.view(-1, demb.shape[-1]))",
          "dC = torch.zeros_like(C)\ndC[Xb] = demb", "C", "values", "dC_assign", "+="),
         ("1d", "dW1 = embcat.T @ dhprebn", "dW1 = embcat.T @ dhprebn * 0", "W1", "values", "zeros", "zeros"),
@@ -183,16 +171,13 @@ def test_each_check_judges_its_own_cell_and_partly_attempted_is_not_wrong(ns02, 
     assert fb.status == "not attempted yet" and "1a" in fb.detail and not ex.solved("2")
     assert ex.check("2", logits=...)[0].status == "not attempted yet"
     assert ex.check("2", logits=[[0.0]])[0].status == "wrong type"
-    fbs = ex.check(
-        "1c", **{g: ns["d" + g] if g in ("bnvar_inv", "bnvar", "bndiff2") else ... for g in EXERCISES["1c"].grads}
-    )
+    grads = {g: ns["d" + g] if g in ("bnvar_inv", "bnvar", "bndiff2") else ... for g in EXERCISES["1c"].grads}
+    fbs = ex.check("1c", **grads)
     assert [fb.status for fb in fbs].count("not attempted yet") == 3 and not ex.solved("1c") and ex.solved("1a")
     ex.progress()
     out = said(capsys)
     assert "3 of 6 right, 3 not attempted" in out and "3 of 6 right, 3 not attempted: done" not in out
-    assert (
-        "Progress, lesson 02: 11 of 28 gradients right, 3 not attempted, 13 not checked; exercises done: 1 of 6" in out
-    )
+    assert "Progress, lesson 02: 11 of 28 gradients right, 3 not attempted, 13 not checked; exercises done: 1" in out
 
 
 def test_a_cell_that_raised_before_its_check_gets_the_line_and_its_cause(ns02, tmp_path, monkeypatch):
@@ -241,52 +226,37 @@ def check4(ns03, fn) -> dict:
     return {fb.name: fb for fb in Exercises("03").check_backward(fn, *ns03)}
 
 
-def test_exercise_4_against_autograd_in_float64_and_the_lectures_forms(ns03):
+def test_exercise_4_against_autograd_in_float64_and_the_lectures_forms(ns03, capsys):
     p64 = {k: v.detach().double().requires_grad_() for k, v in ns03[0].items()}
     loss, _ = forward(p64, ns03[1]["Xb"], ns03[1]["Yb"])
     in64 = dict(zip(p64, (d.float() for d in torch.autograd.grad(loss, list(p64.values()))), strict=True))
     assert all(fb.passed for fb in check4(ns03, lambda params, cache: in64).values())
     ret = next(line.strip() for line in solution("4").splitlines() if line.strip().startswith("return"))
-    assert all(
-        fb.passed for fb in check4(ns03, backward(ret, "return [dC, dW1, db1, dW2, db2, dbngain, dbnbias]")).values()
-    )
+    fbs = check4(ns03, backward(ret, "return [dC, dW1, db1, dW2, db2, dbngain, dbnbias]"))
+    assert all(fb.passed for fb in fbs.values())
     fbs = check4(
-        ns03, backward("dbngain = (bnraw * dhpreact).sum(0, keepdim=True)", "dbngain = (bnraw * dhpreact).sum(0)")
+        ns03, backward("bngain = (bnraw * dhpreact).sum(0, keepdim=True)", "bngain = (bnraw * dhpreact).sum(0)")
     )
     assert all(fb.passed for fb in fbs.values()) and fbs["bngain"].mistake == "keepdim"  # and train takes it
-    assert {fb.status for fb in check4(ns03, backward(ret, "raise NotImplementedError")).values()} == {
-        "not attempted yet"
-    }
+    fbs = check4(ns03, backward(ret, "raise NotImplementedError"))
+    assert {fb.status for fb in fbs.values()} == {"not attempted yet"}
+    fbs = check4(ns03, backward(ret, "return [dW1, dW2, db1, db2, dC, dbnbias, dbngain]"))  # told by the shapes
+    out = said(capsys)
+    assert {fb.status for fb in fbs.values()} == {"wrong order"} and "dbngain or dbnbias" in out and STEPS[0] not in out
 
 
-def test_exercise_4_names_the_first_wrong_step_and_carries_the_mistake_to_the_parameters(ns03, capsys):
+def test_exercise_4_names_the_first_wrong_step(ns03, capsys):
     stage = {k: p.stage for k, p in architecture(Config()).items()}
     fbs = check4(ns03, backward("(1.0 - h**2)", "(1.0 - h)"))  # tanh written as 1 - h: step 1
     assert all(fbs[k].passed for k in stage if stage[k] == 0)
-    assert all(fbs[k].mistake == "tanh_no_square" for k in stage if stage[k] == 1)
+    assert all(fbs[k].status == "wrong values" and fbs[k].mistake is None for k in stage if stage[k] == 1)
     later = [fbs[k] for k in stage if stage[k] > 1 and k != "b1"]  # b1: ~0, right whatever batch norm's mistake
     assert all(fb.mistake == "inherited" and STEPS[1] in fb.hint for fb in later) and later
-    assert STEPS[1] in said(capsys)
-    fbs = check4(ns03, backward("n / (n - 1) * ", ""))
-    assert fbs["W1"].mistake == "bessel" and fbs["b1"].passed and fbs["C"].mistake == "inherited"  # b1: ~0 anyway
+    assert f"most likely in {STEPS[1]}" in said(capsys)
     fbs = check4(ns03, backward("dh = dlogits @ W2.T", "dh = dlogits @ W2"))
     assert fbs["C"].status == "error" and "dh = dlogits @ W2`" in fbs["C"].detail and "line 14" in fbs["C"].detail
     fbs = check4(ns03, lambda p, c: [1, 2])
     assert fbs["C"].status == fbs["W1"].status == "wrong type" and fbs["b1"].status == "not attempted yet"
-
-
-@pytest.mark.parametrize(
-    "order, by",
-    [("dW1, dW2, db1, db2, dC, dbnbias, dbngain", "the right gradients"),  # told by the values
-     ("dW1, dW2, db1, db2, dC, 2 * dbnbias, dbngain", "shapes"),  # a value off: told by the shapes, ambiguous
-     ("dC, dW1, db1, dW2, db2, dbnbias, dbngain", "the right gradients")],  # the same shapes: told by the values
-)  # fmt: skip
-def test_a_list_in_another_order_is_said_to_be_one(ns03, capsys, order, by):
-    ret = next(line.strip() for line in solution("4").splitlines() if line.strip().startswith("return"))
-    fbs = check4(ns03, backward(ret, f"return [{order}]"))
-    out = said(capsys)
-    assert {fb.status for fb in fbs.values()} == {"wrong order"} and by in out and STEPS[0] not in out
-    assert ("dbngain or dbnbias" in out) == (by == "shapes") and (by == "shapes" or f"[{order}]" in out)
 
 
 @pytest.fixture
@@ -312,15 +282,13 @@ def loop(ns4b, *edits, backward=manual_backward, steps=100) -> dict:
 def test_exercise_4b_checks_the_loop_and_what_it_records(ns4b, ns03):
     assert all(fb.passed for fb in loop(ns4b).values())
     fbs = loop(ns4b, ("loss.log10().item()", "loss.item()"))
-    assert fbs["params"].passed and fbs["lossi"].mistake == "log10"
-    fbs = loop(ns4b, ("(cfg.batch_size,), generator=g)", "(cfg.batch_size,))"))  # batches drawn without g
-    assert not fbs["params"].passed and "generator=g" in fbs["params"].hint and fbs["lossi"].mistake == "inherited"
+    assert fbs["params"].passed and fbs["lossi"].status == "wrong values"
     fbs = loop(ns4b, ("lossi.append(loss.log10().item())", "pass"), ("-lr * grads", "lr * grads"))
     assert (fbs["params"].status, fbs["lossi"].status) == ("wrong values", "not attempted yet")
     wrong = backward("db2 = dlogits.sum(0)", "db2 = 2 * dlogits.sum(0)")
     ns4b[1].check_backward(wrong, *ns03)
     fbs = loop(ns4b, backward=wrong)
-    assert "exercise 4" in fbs["params"].hint and "generator=g" not in fbs["params"].hint
+    assert "exercise 4" in fbs["params"].hint
     ns, ex = ns4b
     exec(solution("4b").split("with torch.no_grad()")[0], ns)  # the set-up lines the blank keeps: no loop yet
     assert {fb.status for fb in ex.check_loop(ns["params"], ns["lossi"], ns["cfg"])} == {"not attempted yet"}

@@ -34,10 +34,6 @@ NOTE = ("; note the shape: {name} is {shape}, your d{name} {got}: it broadcasts 
 ALIAS = ("d{name} and d{other} are one tensor: `d{other} = d{name}` gives it a second name, not a copy, so changing "
          "d{other} in place (+=) changed d{name} too: make the copy with .clone()")  # fmt: skip
 HOW = "each step: a batch drawn with g, forward, your backward, p.data += -lr * grads[k], lr = cfg.lr_at(i)"
-BATCH = (
-    "your first loss already differs from {}, before any update: so does your first batch (or the parameters you start "
-    "from): draw each batch with g, the generator that made them (torch.randint(..., generator=g))"
-)
 
 
 class Raised(str):
@@ -63,12 +59,12 @@ def stopped(ex: Exercise, error: tuple | None) -> dict:
         body = ast.parse(cell).body
     except SyntaxError:
         return {}
-    at = next((n for n in body if line.strip() and line.strip() in ast.get_source_segment(cell, n)), None)
     out, code = {}, textwrap.shorten(line.strip(), 60, placeholder="…")
-    for node in body[body.index(at) :] if at else ():
-        for t in (n.id[1:] for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)):
-            said = Raised(f"your cell raised {kind} at line {at.lineno}, `{code}`: {message}")
-            out.setdefault(t, said if node is at else f"not reached: your cell stopped at line {at.lineno}, before it")
+    at = next((i for i, n in enumerate(body) if code and line.strip() in ast.get_source_segment(cell, n)), len(body))
+    for i, node in enumerate(body[at:], at):
+        said = f"not reached: your cell stopped at line {body[at].lineno}, before it"
+        said = Raised(f"your cell raised {kind} at line {body[at].lineno}, `{code}`: {message}") if i == at else said
+        out = {n.id[1:]: said for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} | out
     return {k: v for k, v in out.items() if k in ex.grads}
 
 
@@ -116,10 +112,9 @@ class Exercises:
 
     def __init__(self, lesson: str, graph=None, Xb: torch.Tensor | None = None, Yb: torch.Tensor | None = None):
         self.exercises = {e.id: e for e in EXERCISES.values() if e.lesson == lesson}
-        self.ref = Ref.of_graph(graph, Xb, Yb) if graph is not None else None
+        self.ref = Ref.of_graph(graph, Xb) if graph is not None else None
         self.results: dict[tuple[str, str], Feedback] = {}
-        self.latest: dict[str, Feedback] = {}  # tensor -> the latest answer about its gradient, in any exercise
-        self.answers: dict[str, tuple[str, torch.Tensor]] = {}  # tensor -> (exercise, the gradient judged)
+        self.latest: dict[str, tuple] = {}  # tensor -> (the latest answer about its gradient, in any exercise, and it)
 
     def check(self, exercise: str, **grads) -> list[Feedback]:
         """Lesson 02: your gradients, by the name of their tensor: `check("2", logits=dlogits)`. With none given (the
@@ -129,7 +124,7 @@ class Exercises:
         if not grads:
             mine, undefined = sys._getframe(1).f_globals, "`d{}` is not defined yet: write it in the cell above, run it"
             grads = {k: mine.get("d" + k, undefined.format(k)) for k in ex.grads} | stopped(ex, raised())
-        return self._show(ex, [self._judge(ex, k, grads[k], self.ref.grads.get(k), grads) for k in ex.grads])
+        return self._show(ex, [self._judge(ex, k, grads[k], self.ref.grads.get(k), grads, self.ref) for k in ex.grads])
 
     def check_backward(self, backward, params: dict, cache: dict) -> list[Feedback]:
         """Exercise 4: run your `backward(params, cache)` (no autograd) and check every gradient it returns (a dict
@@ -138,7 +133,8 @@ class Exercises:
         try:
             with torch.no_grad():
                 grads = backward(params, cache)
-            common = _in_another_order(grads, params, fname)
+            if order := list_order(grads, params):  # told by the shapes: said, never guessed, as train takes the list
+                common = (WRONG_ORDER, ORDER.format(fname=fname, what=BY_SHAPES, got=order))
         except NotImplementedError:
             common = (NOT_ATTEMPTED, f"{fname} still raises NotImplementedError: replace that line with your code")
         except Exception as e:  # any bug of the learner's is reported, not raised, with the line of theirs it was on
@@ -149,24 +145,13 @@ class Exercises:
         if common:
             print(fill(f"{MARKS.get(common[0], '✗')} exercise 4: {common[0]}: {common[1]}", 2))
             return [self._record(Feedback("4", k, *common)) for k in ex.grads]
-        # the lecture's list [dC, dW1, ...], or a dict by name; anything else: no gradient for any parameter
-        grads = (
-            dict(zip(PARAM_NAMES, grads, strict=False))
-            if isinstance(grads, (list, tuple))
-            else grads
-            if isinstance(grads, dict)
-            else {}
-        )
-        ref, none = Ref.of_forward(params, cache["Xb"], cache["Yb"]), f"{fname} returned no gradient for {{!r}}"
-        out = self._show(
-            ex, [self._judge(ex, k, grads.get(k, none.format(k)), params[k].grad, grads, ref) for k in STAGE]
-        )
-        if (first := min([STAGE[fb.name] for fb in out if fb.status in (WRONG_SHAPE, WRONG_VALUES)], default=-1)) >= 0:
-            right = ", ".join("d" + fb.name for fb in out if STAGE[fb.name] < first)
-            then = (
-                f"{right} are right, so the first mistake comes after them, most likely in" if right else "start with"
-            )
-            print(fill(f"→ {then} {STEPS[first]}", 2))
+        if isinstance(grads, (list, tuple)):  # the lecture's list [dC, dW1, ...], or a dict by name
+            grads = dict(zip(PARAM_NAMES, grads, strict=False))
+        grads, ref = grads if isinstance(grads, dict) else {}, Ref({}, {}, cache["Xb"])
+        none = f"{fname} returned no gradient for {{!r}}"
+        out = [self._judge(ex, k, grads.get(k, none.format(k)), params[k].grad, grads, ref) for k in STAGE]
+        if first := [fb for fb in self._show(ex, out) if fb.status in (WRONG_SHAPE, WRONG_VALUES)]:
+            print(fill(f"→ the first mistake is most likely in {STEPS[STAGE[first[0].name]]}", 2))
         return out
 
     def check_loop(self, params: dict, lossi: list, cfg, steps: int = 1000, reference=None) -> list[Feedback]:
@@ -183,45 +168,31 @@ class Exercises:
             reference = (run.params, run.lossi, "helpers.train's", HOW)
         ref_params, ref_lossi, whose, how = reference
         mine, ref = torch.tensor([float(x) for x in lossi], dtype=torch.float64), torch.tensor(ref_lossi).double()
-        # the first step's loss comes before any update: it tells the losses themselves, and other batches, apart
-        raw = bool(lossi) and abs(mine[0] - 10 ** ref[0]) < 1e-2
-        how = BATCH.format(whose) if start and lossi and not raw and abs(mine[0] - ref[0]) > 1e-3 else how
         diff = max((params[k].detach() - ref_params[k]).abs().max().item() for k in ref_params)
-        fix = "" if self.solved("4") else "your backward does not pass exercise 4's check yet: fix it first. "
         p = Feedback("4b", "params", APPROXIMATE, f"{whose} after {steps:,} steps, up to rounding", maxdiff=diff)
         if diff > 1e-4:
+            fix = "" if self.solved("4") else "your backward does not pass exercise 4's check yet: fix it first. "
             p.status, p.detail, p.hint = WRONG_VALUES, f"they differ from {whose} after {steps:,} steps", fix + how
-        lossi_ = Feedback("4b", "lossi", WRONG_VALUES, f"{len(mine):,} entries; one per step is {len(ref):,}")
+        lossi_ = Feedback("4b", "lossi", WRONG_VALUES, f"not {whose} {len(ref):,} log10 losses (yours: {len(mine):,})")
         if not lossi:
             lossi_.status, lossi_.detail = NOT_ATTEMPTED, "`lossi` is empty, though your loop ran: append to it"
         elif len(mine) == len(ref) and torch.allclose(mine, ref, atol=1e-3, rtol=0):
             lossi_.status, lossi_.detail = APPROXIMATE, "the log10 of each step's loss"
-        elif len(mine) == len(ref) and (raw or p.passed):  # the losses themselves
-            lossi_.detail, lossi_.mistake = "not the log10 of each step's loss", "log10"
-            lossi_.hint = "the lecture appends the log10 of each step's loss: lossi.append(loss.log10().item())"
-        elif len(mine) == len(ref):  # the losses of parameters that are off already
-            lossi_.detail, lossi_.mistake = f"not {whose} log10 losses", "inherited"
-            lossi_.hint = "the parameters your loop trains are off, and so the losses it sees: fix those first"
         return self.report("4b", [p, lossi_])
 
-    def _judge(self, ex: Exercise, name: str, got, ref: torch.Tensor, mine: dict, r: Ref | None = None) -> Feedback:
+    def _judge(self, ex: Exercise, name: str, got, ref: torch.Tensor, mine: dict, r: Ref) -> Feedback:
         """Your gradient `got` of tensor `name` against autograd's `ref`: blame, shape, values, hint (see .hints)."""
-        held, blame, shape = self.answers.get(name), self._blame(ex, name), tuple(ref.shape)
+        held, blame, shape = self.latest.get(name, (None, None)), self._blame(ex, name), tuple(ref.shape)
         fb = self._record(Feedback(ex.id, name, NOT_ATTEMPTED), got)
         if isinstance(got, Raised):  # the line of your cell that raised: the error, and what it most likely comes from
             fix = "fix that line (the message says what does not fit), run the cell again, then this check"
             fb.status, fb.detail, (fb.mistake, fb.hint) = ERROR, got, blame or (None, fix)
         elif got is None or got is Ellipsis or isinstance(got, str):
-            fb.detail = (
-                got if isinstance(got, str) else f"`d{name}` is still `{'...' if got is Ellipsis else got}`: fill it in"
-            )
-        elif held and held[1] is got and held[0] != ex.id:
-            fb.detail = f"`d{name}` still holds your answer to exercise {held[0]}: run your exercise {ex.id} cell"
+            fb.detail = got if isinstance(got, str) else f"`d{name}` is still `{'...' if got else None}`: fill it in"
+        elif held[1] is got and held[0].exercise != ex.id:
+            fb.detail = f"`d{name}` still holds exercise {held[0].exercise}'s answer: run your exercise {ex.id} cell"
         elif not isinstance(got, torch.Tensor):
-            fb.status, fb.detail = (
-                WRONG_TYPE,
-                f"`d{name}` is a {type(got).__name__}; expected a tensor of shape {shape}",
-            )
+            fb.status, fb.detail = WRONG_TYPE, f"`d{name}` is a {type(got).__name__}, not a tensor of shape {shape}"
         elif not fits(got, ref):  # at most leading 1s missing: it broadcasts to the right values, as `train` takes it
             fb.status, fb.detail = WRONG_SHAPE, f"expected {shape} (the shape of {name}), got {tuple(got.shape)}"
             fb.mistake, fb.hint = blame or shape_hint(tuple(got.shape), shape, name)
@@ -234,12 +205,9 @@ class Exercises:
                 fb.status, fb.mistake = APPROXIMATE if fb.maxdiff else EXACT, "keepdim" if note else None
                 fb.detail = (f"right values ({what})" if note else what) + note
             else:
-                top, where = ref.abs().max().item(), where_wrong(got, ref)
+                top, where = ref.abs().max().item(), where_wrong(got, ref) + note
                 fb.status, fb.detail = WRONG_VALUES, f"maxdiff {fb.maxdiff:.2e} (its largest entry: {top:.2e}); {where}"
-                fb.detail += note
-                fb.mistake, fb.hint = (
-                    blame or self._alias(name, got, mine) or diagnose(r or self.ref, ex, name, got, ref)
-                )
+                fb.mistake, fb.hint = blame or self._alias(name, got, mine) or diagnose(r, ex, name, got, ref)
         return fb
 
     def _blame(self, ex: Exercise, name: str) -> tuple[str, str] | None:
@@ -248,19 +216,13 @@ class Exercises:
         wrong = (ERROR, WRONG_TYPE, WRONG_SHAPE, WRONG_VALUES)
         if ex.kind == "function":
             bad = [STAGE[k] for k in STAGE if STAGE[k] < STAGE[name] and self.results[("4", k)].status in wrong[2:]]
-            return (
-                ("inherited", f"computed after the first mistake, in {STEPS[min(bad)]}: fix that first")
-                if bad
-                else None
-            )
-        uses = ex.uses if ex.uses is not None else self.ref.users(name)
-        bad = ["d" + u for u in uses if u in self.latest and self.latest[u].status in wrong]
-        it = ("is", "that") if len(bad) == 1 else ("are", "them")
-        return (
-            ("inherited", f"{' and '.join(bad)}, which this step uses, {it[0]} wrong: fix {it[1]} first")
-            if bad
-            else None
-        )
+            why = bad and f"computed after the first mistake, in {STEPS[min(bad)]}: fix that first"
+        else:
+            uses = ex.uses if ex.uses is not None else self.ref.users(name)
+            bad = ["d" + u for u in uses if u in self.latest and self.latest[u][0].status in wrong]
+            it = ("is", "that") if len(bad) == 1 else ("are", "them")
+            why = f"{' and '.join(bad)}, which this step uses, {it[0]} wrong: fix {it[1]} first"
+        return ("inherited", why) if bad else None
 
     def _alias(self, name: str, got: torch.Tensor, mine: dict) -> tuple[str, str] | None:
         """("alias", hint) when your gradient is the very tensor of another of your gradients."""
@@ -271,9 +233,7 @@ class Exercises:
         return None
 
     def _record(self, fb: Feedback, got=None) -> Feedback:
-        self.results[(fb.exercise, fb.name)] = self.latest[fb.name] = fb
-        if isinstance(got, torch.Tensor):
-            self.answers[fb.name] = (fb.exercise, got)
+        self.results[(fb.exercise, fb.name)], self.latest[fb.name] = fb, (fb, got)
         return fb
 
     def _show(self, ex: Exercise, fbs: list[Feedback]) -> list[Feedback]:
@@ -293,33 +253,8 @@ class Exercises:
         """Print which gradients of this notebook's exercises pass their checks."""
         ids, lesson = list(self.exercises), next(iter(self.exercises.values())).lesson
         fbs = [self.results.get((e, g), Feedback(e, g, NOT_CHECKED)) for e in ids for g in self.exercises[e].grads]
-        done = [e for e in ids if self.solved(e)]
-        what = (
-            f"{tally(fbs, 'gradients ')}; exercises done: {len(done)} of {len(ids)}"
-            + f" ({', '.join(done)})" * bool(done)
-        )
-        print(
-            fill(f"Progress, lesson {lesson}: {what}", 2),
-            f"{'exercise':9s} {'gradient':16s} {'status':22s} maxdiff",
-            sep="\n",
-        )
+        done = sum(self.solved(e) for e in ids)
+        print(fill(f"Progress, lesson {lesson}: {tally(fbs, 'gradients ')}; exercises done: {done} of {len(ids)}", 2))
         for fb in fbs:
-            diff, var = (
-                "" if fb.maxdiff is None else f"{fb.maxdiff:.1e}",
-                fb.name if fb.exercise == "4b" else "d" + fb.name,
-            )
-            print(f"{fb.exercise:9s} {var:16s} {MARKS.get(fb.status, '✗')} {fb.status:20s} {diff}".rstrip())
-
-
-def _in_another_order(grads, params: dict, fname: str) -> tuple[str, str] | None:
-    """(WRONG_ORDER, why) for a list of gradients in another order than the lecture's, told by their values, or else
-    by their shapes: said, never guessed, as train takes the lecture's order."""
-
-    def right(d, k):  # autograd's gradient of params[k], up to rounding
-        p = params[k]
-        return fits(d, p) and p.grad is not None and torch.allclose(d.reshape(p.shape).to(p.dtype), p.grad, RTOL, ATOL)
-
-    for what, same in (("the right gradients", right), (BY_SHAPES, None)):
-        if order := list_order(grads, params, same):
-            return WRONG_ORDER, ORDER.format(fname=fname, what=what, got=order)
-    return None
+            var = fb.name if fb.exercise == "4b" else "d" + fb.name
+            print(f"{fb.exercise:3s} {var:16s} {MARKS.get(fb.status, '✗')} {fb.status}")

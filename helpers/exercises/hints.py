@@ -2,9 +2,9 @@
 
 A `Ref` is what a hint compares with: the forward pass's tensors, autograd's gradients of them, and which
 tensor is computed from which. Lesson 02's comes from the notebook's own forward pass (the map of exercise
-1), exercise 4's from helpers.forward run with autograd. `diagnose` tries, in order: for a tensor used twice,
-which of its two parts is off; a typical mistake; a constant factor; and last, what the step is. (Checks
-ask first whether a gradient this one starts from is wrong already, or whether two of yours are one tensor.)
+1); exercise 4's holds only the batch. `diagnose` tries, in order: for a tensor used twice, whether yours is
+one of its two parts alone; a typical mistake; a constant factor; and last, what the step is. (Checks ask
+first whether a gradient this one starts from is wrong already, or whether two of yours are one tensor.)
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from ..config import Config
 from ..gradcheck import ATOL, RTOL
-from ..model import STEPS, architecture, forward
+from ..model import STEPS, architecture
 
 MATCH_TOL = 1e-4  # "your answer matches this": the largest difference, relative to the largest entry
 # exercise 4: each parameter's step of the backward pass (STEPS[stage], from the loss back), the order it checks in
@@ -34,82 +34,52 @@ class Ref:
     t: dict
     grads: dict
     Xb: torch.Tensor
-    Yb: torch.Tensor
     edges: tuple = ()
-    params: dict | None = None  # exercise 4: the parameters, to carry a wrong gradient back to them
 
     @classmethod
-    def of_graph(cls, graph, Xb: torch.Tensor, Yb: torch.Tensor) -> Ref:
+    def of_graph(cls, graph, Xb: torch.Tensor) -> Ref:
         """Lesson 02: the notebook's forward pass, as the map of exercise 1 read it (after loss.backward())."""
         named = {k: t for k, t in graph.tensors.items() if k != "loss"}
-        return cls(named, {k: t.grad.detach() for k, t in named.items() if t.grad is not None}, Xb, Yb, graph.edges)
-
-    @classmethod
-    def of_forward(cls, params: dict, Xb: torch.Tensor, Yb: torch.Tensor) -> Ref:
-        """Exercise 4: helpers.forward on a copy of the parameters, its graph kept to follow a mistake through."""
-        p = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
-        with torch.enable_grad():
-            loss, cache = forward(p, Xb, Yb)
-            named = {k: v for k, v in cache.items() if v.requires_grad} | p
-            grads = torch.autograd.grad(loss, list(named.values()), retain_graph=True)
-        return cls(named, dict(zip(named, grads, strict=True)), Xb, Yb, params=p)
-
-    @property
-    def n(self) -> int:
-        return len(self.Xb)
-
-    def v(self, name: str) -> torch.Tensor:
-        return self.t[name].detach()
-
-    def g(self, name: str) -> torch.Tensor:
-        return self.grads[name]
+        grads = {k: t.grad.detach() for k, t in named.items() if t.grad is not None}
+        return cls({k: t.detach() for k, t in named.items()}, grads, Xb, graph.edges)
 
     def users(self, name: str) -> list[str]:
         return [u for s, u in self.edges if s == name and u != "loss"]
 
-    def carried(self, name: str, wrong: torch.Tensor, to: str) -> torch.Tensor | None:
-        """Exercise 4: the gradient of parameter `to` when `name`'s is `wrong`, carried back by autograd."""
-        with torch.enable_grad():
-            return torch.autograd.grad(self.t[name], self.params[to], wrong, True, allow_unused=True)[0]
-
 
 def _biased(r: Ref) -> torch.Tensor:
     """Exercise 3's formula without Bessel's n/(n-1): the gradient of batch norm with the variance divided by n."""
-    dy, xhat, n = r.g("hpreact"), r.v("bnraw"), r.n
-    return r.v("bngain") * r.v("bnvar_inv") / n * (n * dy - dy.sum(0) - xhat * (dy * xhat).sum(0))
+    dy, xhat, n = r.grads["hpreact"], r.t["bnraw"], len(r.Xb)
+    return r.t["bngain"] * r.t["bnvar_inv"] / n * (n * dy - dy.sum(0) - xhat * (dy * xhat).sum(0))
 
 
 # typical mistakes: (key, the tensor whose gradient they get wrong, that wrong gradient, hint)
 MISTAKES = [
-    ("dlogits_no_minus_one", "logits", lambda r: F.softmax(r.v("logits"), 1) / r.n,
+    ("dlogits_no_minus_one", "logits", lambda r: F.softmax(r.t["logits"], 1) / len(r.Xb),
      "the correct character is missing its pull: d(-log p_y)/d logit_j is p_j minus 1 where j is the target Yb[i]; "
      "subtract that 1 at [range(n), Yb], one entry per row (before dividing by n)"),
-    ("tanh_input", "hpreact", lambda r: (1.0 - r.v("hpreact") ** 2) * r.g("h"),
+    ("tanh_input", "hpreact", lambda r: (1.0 - r.t["hpreact"] ** 2) * r.grads["h"],
      "tanh's derivative is written with its output h = tanh(hpreact), not with its input hpreact"),
-    ("tanh_no_square", "hpreact", lambda r: (1.0 - r.v("h")) * r.g("h"),
-     "d tanh(x)/dx = 1 - tanh(x)**2, and tanh(x) is h: the square is missing"),
     ("bessel", "hprebn", _biased,
      "Bessel's correction: this lesson's variance divides by n-1, not n, so the gradient through bnvar carries 1/(n-1) "
      "(in the one-go formula: the factor n/(n-1)); your answer matches the biased-variance (1/n) version"),
 ]  # fmt: skip
 # the four tensors used twice (exercise 1): the part of their gradient that comes back through each use
 PARTS = {
-    "counts": {"probs": lambda r: r.v("counts_sum_inv") * r.g("probs"),
-               "counts_sum": lambda r: r.g("counts_sum").expand_as(r.v("counts"))},
-    "logits": {"norm_logits": lambda r: r.g("norm_logits"),
-               "logit_maxes": lambda r: F.one_hot(r.v("logits").argmax(1), r.v("logits").shape[1])
-                                        * r.g("logit_maxes")},
-    "bndiff": {"bnraw": lambda r: r.v("bnvar_inv") * r.g("bnraw"),
-               "bndiff2": lambda r: 2 * r.v("bndiff") * r.g("bndiff2")},
-    "hprebn": {"bndiff": lambda r: r.g("bndiff").expand_as(r.v("hprebn")),
-               "bnmeani": lambda r: r.g("bnmeani").expand_as(r.v("hprebn")) / r.n},
+    "counts": {"probs": lambda r: r.t["counts_sum_inv"] * r.grads["probs"],
+               "counts_sum": lambda r: r.grads["counts_sum"].expand_as(r.t["counts"])},
+    "logits": {"norm_logits": lambda r: r.grads["norm_logits"],
+               "logit_maxes": lambda r: F.one_hot(r.t["logits"].argmax(1), r.t["logits"].shape[1])
+                                        * r.grads["logit_maxes"]},
+    "bndiff": {"bnraw": lambda r: r.t["bnvar_inv"] * r.grads["bnraw"],
+               "bndiff2": lambda r: 2 * r.t["bndiff"] * r.grads["bndiff2"]},
+    "hprebn": {"bndiff": lambda r: r.grads["bndiff"].expand_as(r.t["hprebn"]),
+               "bnmeani": lambda r: r.grads["bnmeani"].expand_as(r.t["hprebn"]) / len(r.Xb)},
 }  # fmt: skip
 ONE_GO = {  # exercises 2 and 3, for wrong values that match no typical mistake
     "logits": "per example: the softmax of the row, minus 1 at the correct character; then the batch mean's 1/n",
     "hprebn": "three terms: the direct path, the mean's, the variance's (with Bessel's n/(n-1))",
 }
-NONFINITE = ("inf/nan values: exp() of a large logit overflows (subtract each row's maximum first, or use F.softmax), "
-             "or a division by zero, or a nan carried over from an earlier gradient")  # fmt: skip
 DC_ASSIGN = ("a character used k times in the batch must collect the sum of its k gradients: accumulate (+= in a loop, "
              "or index_add_), don't assign (only rows of characters used more than once differ)")  # fmt: skip
 _TWO = "check the 2 of d(x**2)/dx = 2x and the 1/2 of d(x**-0.5)/dx"
@@ -129,36 +99,19 @@ def ratios(n: int) -> dict[float, tuple[str, str]]:
     }
 
 
-def _proportional(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """a = c * b for a factor c that is one number, or one per row or per column (a broadcast factor)."""
-    keeps = [{}] + [{"dim": d, "keepdim": True} for d in range(b.dim())]
-    return any(close(a, (a * b).sum(**k) / (b * b).sum(**k).clamp_min(1e-30) * b) for k in keeps)
-
-
-def diagnose(r: Ref | None, ex, name: str, got: torch.Tensor, ref: torch.Tensor) -> tuple[str | None, str]:
+def diagnose(r: Ref, ex, name: str, got: torch.Tensor, ref: torch.Tensor) -> tuple[str | None, str]:
     """(typical mistake or None, hint) for a gradient with wrong values (see Exercises._judge for what comes first)."""
-    if not torch.isfinite(got).all():
-        return "nonfinite", NONFINITE
-    parts = {u: part(r) for u, part in PARTS.get(name, {}).items()} if r is not None and ex.uses is None else {}
-    # step by step: one part alone first, then one part off: beside one part alone the rest is ~0, "proportional" to any
+    parts = {u: part(r) for u, part in PARTS.get(name, {}).items()} if ex.uses is None else {}
     for u, other in zip(parts, reversed(parts), strict=True):
         if close(got, parts[u]):
-            why = f"yours is only its part through {u}; add the part through {other} (+=)"
-            return "one_path", f"{name} is used twice: {why}"
-    for u, other in zip(parts, reversed(parts), strict=True):
-        if not close(rest := got - parts[other], parts[u]) and _proportional(rest, parts[u]):
-            return "path", f"the part through {u} is off, the part through {other} is right: look again at step {u}"
-    for key, entry, make, hint in MISTAKES if r is not None else ():
-        try:
-            wrong = make(r) if entry == name else r.carried(entry, make(r), name) if r.params else None
-        except (KeyError, RuntimeError):  # a mistake that can't be made here (its tensors aren't in this Ref)
-            continue
-        if wrong is not None and not close(wrong, ref) and close(got, wrong.to(got.dtype)):
+            return "one_path", f"{name} is used twice: yours is only its part through {u}; add the one through {other}"
+    for key, entry, make, hint in MISTAKES:
+        if entry == name and not close(wrong := make(r), ref) and close(got, wrong.to(got.dtype)):
             return key, hint
-    for c, mistake in ratios(r.n if r is not None else len(ref)).items():
+    for c, mistake in ratios(len(r.Xb)).items():
         if close(got, (c * ref.double()).to(got.dtype)):
             return mistake
-    if name == "C" and r is not None:  # only the rows of characters used more than once in the batch differ
+    if name == "C":  # only the rows of characters used more than once in the batch differ
         bad = ~torch.isclose(got, ref, rtol=MATCH_TOL, atol=MATCH_TOL * ref.abs().max().item())
         if bad.any() and not (bad.any(1) & (r.Xb.reshape(-1).bincount(minlength=len(ref)) < 2)).any():
             return "dC_assign", DC_ASSIGN
@@ -166,10 +119,7 @@ def diagnose(r: Ref | None, ex, name: str, got: torch.Tensor, ref: torch.Tensor)
         return None, f"the first mistake is in {STEPS[STAGE[name]]}"
     if ex.uses is not None:
         return None, ONE_GO[name]
-    return (
-        None,
-        f"d{name} is what comes back from {' and '.join(r.users(name))}: check the local derivative of that step",
-    )
+    return None, f"d{name} is what comes back from {' and '.join(r.users(name))}: check the local derivative there"
 
 
 def shape_hint(got: tuple, ref: tuple, tname: str) -> tuple[str, str]:
