@@ -7,7 +7,6 @@ and a note up front when a backward pass does much more work than it need do.
 
 from __future__ import annotations
 
-import itertools
 import math
 import signal
 import sys
@@ -144,19 +143,18 @@ def fits(d, p: torch.Tensor) -> bool:
     return isinstance(d, torch.Tensor) and p.shape == (1,) * (p.dim() - d.dim()) + tuple(d.shape)
 
 
-def list_order(grads, params: dict, same=None) -> str | None:
-    """For a list of the seven gradients in another order than the lecture's: the order it has, "[dW1, dW2, ...]",
-    by the shapes (or by `same(d, name)`); a place `same` can't tell says "dbngain or dbnbias". None for the lecture's
-    order, or when no order fits: the list is then judged (or refused) as the lecture's."""
+def list_order(grads, params: dict) -> str | None:
+    """For a list of the seven gradients whose shapes say another order than the lecture's: that order, "[dW1, dW2,
+    ...]" (a place whose shape fits two parameters says "dbngain or dbnbias"). None for the lecture's order, or when
+    the shapes say nothing: the list is then judged (or refused) as the lecture's."""
     if not isinstance(grads, (list, tuple)) or len(grads) != len(PARAM_NAMES):
         return None
-    same = same or (lambda d, k: fits(d, params[k]))
-    fit = [[same(d, k) for k in PARAM_NAMES] for d in grads]
-    orders = [o for o in itertools.permutations(range(len(grads))) if all(fit[i][j] for i, j in enumerate(o))]
-    if not orders or tuple(range(len(grads))) in orders:
+    # note: a shape equal to a parameter's says more than one that fits it (db1's (200,) fits bngain's (1, 200) too)
+    fit = [[k for k in PARAM_NAMES if fits(d, params[k])] for d in grads]
+    places = [[k for k in ks if params[k].shape == d.shape] or ks for ks, d in zip(fit, grads, strict=True)]
+    if not all(fit) or all(k in ks for k, ks in zip(PARAM_NAMES, fit, strict=True)):
         return None
-    places = [" or ".join(f"d{PARAM_NAMES[j]}" for j in sorted({o[i] for o in orders})) for i in range(len(grads))]
-    return "[" + ", ".join(places) + "]"
+    return "[" + ", ".join(" or ".join(f"d{k}" for k in place) for place in places) + "]"
 
 
 @contextmanager
