@@ -24,8 +24,8 @@ from .model import architecture, bn_shapes
 FORMAT = 4  # 4: Config has no vocab_size
 TRAIN = "notebooks/03_manual_backprop_training.ipynb (or `make run`)"
 CALIBRATE = "notebooks/04_batchnorm_calibration.ipynb"
-# how a run ended, as saved, and the type of each
-TRAINING = {"steps_done": int, "interrupted": bool, "blew_up": bool, "backward": str, "seconds": float}
+# how a run ended, as saved: these fields of Run
+TRAINING = ("steps_done", "interrupted", "blew_up", "backward", "seconds")
 
 
 @dataclass(eq=False)

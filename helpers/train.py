@@ -112,7 +112,7 @@ def _label(backward) -> str:
 def _by_name(grads, params: dict, check: bool) -> dict:
     """The gradients as {name: gradient}, from a dict or the lecture's list; on the first step, checked."""
     if check and (order := list_order(grads, params)):
-        raise ValueError(ORDER.format(fname="the backward pass", what=BY_SHAPES, got=order))
+        raise ValueError(ORDER.format(fname="the backward pass", got=order))
     if isinstance(grads, (list, tuple)) and len(grads) == len(PARAM_NAMES):
         grads = dict(zip(PARAM_NAMES, grads, strict=True))
     if check and (not isinstance(grads, dict) or not set(params) <= set(grads)):
@@ -129,12 +129,12 @@ def _by_name(grads, params: dict, check: bool) -> dict:
     return grads
 
 
-LECTURE_LIST = "[dC, dW1, db1, dW2, db2, dbngain, dbnbias]"
+LECTURE_LIST = "[" + ", ".join("d" + k for k in PARAM_NAMES) + "]"
 ORDER = (
-    "{fname} returned {what} in another order: {got}; the lecture's order is " + LECTURE_LIST + ": put them in that "
-    "order, or return a dict by name ({{'C': dC, ...}})"
+    "{fname} returned gradients whose shapes say they are in another order: {got}; the lecture's order is "
+    + LECTURE_LIST
+    + ": put them in that order, or return a dict by name ({{'C': dC, ...}})"
 )
-BY_SHAPES = "gradients whose shapes say they are"
 
 
 def fits(d, p: torch.Tensor) -> bool:
@@ -144,9 +144,9 @@ def fits(d, p: torch.Tensor) -> bool:
 
 
 def list_order(grads, params: dict) -> str | None:
-    """For a list of the seven gradients whose shapes say another order than the lecture's: that order, "[dW1, dW2,
-    ...]" (a place whose shape fits two parameters says "dbngain or dbnbias"). None for the lecture's order, or when
-    the shapes say nothing: the list is then judged (or refused) as the lecture's."""
+    """For a list of one gradient per parameter whose shapes say another order than the lecture's: that order,
+    "[dW1, dW2, ...]" (a place whose shape fits two parameters says "dbngain or dbnbias"). None for the lecture's
+    order, or when the shapes say nothing: the list is then judged (or refused) as the lecture's."""
     if not isinstance(grads, (list, tuple)) or len(grads) != len(PARAM_NAMES):
         return None
     # note: a shape equal to a parameter's says more than one that fits it (db1's (200,) fits bngain's (1, 200) too)

@@ -20,7 +20,7 @@ import torch
 from ..config import make_generator
 from ..gradcheck import ATOL, RTOL
 from ..model import PARAM_NAMES, STEPS, init_params
-from ..train import BY_SHAPES, ORDER, fits, list_order, train
+from ..train import ORDER, fits, list_order, train
 from .catalogue import EXERCISES, Exercise
 from .hints import STAGE, Ref, diagnose, shape_hint, where_wrong
 
@@ -134,7 +134,7 @@ class Exercises:
             with torch.no_grad():
                 grads = backward(params, cache)
             if order := list_order(grads, params):  # told by the shapes: said, never guessed, as train takes the list
-                common = (WRONG_ORDER, ORDER.format(fname=fname, what=BY_SHAPES, got=order))
+                common = (WRONG_ORDER, ORDER.format(fname=fname, got=order))
         except NotImplementedError:
             common = (NOT_ATTEMPTED, f"{fname} still raises NotImplementedError: replace that line with your code")
         except Exception as e:  # any bug of the learner's is reported, not raised, with the line of theirs it was on
