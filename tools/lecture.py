@@ -17,7 +17,7 @@ import re
 import nbformat
 import torch
 
-from helpers.config import ROOT
+from helpers.config import ROOT, Config
 from helpers.exercises import EXERCISES, Exercises, Feedback
 from helpers.exercises.checks import NOT_ATTEMPTED
 from helpers.forward_map import forward_graph
@@ -142,11 +142,11 @@ def _graph(s: dict) -> tuple:
 def _replay(start: dict, steps: list) -> tuple[dict, list]:
     """The same steps from the same start on the same batches, with autograd's gradients: exercise 4b's reference."""
     p, lossi = {k: start[k].clone().requires_grad_(True) for k in PARAM_NAMES}, []
-    for Xb, Yb, lr in steps:
+    for i, (Xb, Yb, lr) in enumerate(steps):
         loss, _ = forward(p, Xb, Yb)
         with torch.no_grad():
             for t, d in zip(p.values(), torch.autograd.grad(loss, list(p.values())), strict=True):
-                t -= (lr if isinstance(lr, (int, float)) else 0.1) * d  # the lecture's lr before its decay
+                t -= (lr if isinstance(lr, (int, float)) else Config().lr_at(i)) * d  # else the lecture's schedule
         lossi.append(loss.log10().item())
     return {k: t.detach() for k, t in p.items()}, lossi
 
