@@ -118,6 +118,11 @@ def lecture(hidden=(64, 200), **edits) -> nbformat.NotebookNode:
     cells |= {key: edit(cells[key]) for key, edit in edits.items()}
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("## makemore: becoming a backprop ninja")])
     nb.cells += [nbformat.v4.new_code_cell(src) for src in cells.values()]
+    return colab(nb)
+
+
+def colab(nb):
+    """`nb` as Colab (or a Jupyter older than 2021) saves it: nbformat 4.4, cells without ids."""
     nb.nbformat_minor = 4
     for c in nb.cells:
         c.pop("id")

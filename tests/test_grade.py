@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import real_home, script
-from lecture_form import HANDED_OUT, L02, lecture, loop
+from lecture_form import HANDED_OUT, L02, colab, lecture, loop
 
 from helpers.config import ROOT
 from helpers.exercises import EXERCISES
@@ -47,14 +47,6 @@ def notebook(name: str, fill: bool = True, after: tuple = (), **edits):
     return nb
 
 
-def colab(nb):
-    """`nb` as Colab (or a Jupyter older than 2021) saves it: nbformat 4.4, cells without ids."""
-    nb.nbformat_minor = 4
-    for c in nb.cells:
-        c.pop("id")
-    return nb
-
-
 def swap(old: str, new: str):
     def edit(source: str) -> str:
         assert old in source, old
@@ -63,16 +55,6 @@ def swap(old: str, new: str):
     return edit
 
 
-# the learner's own helpers: the course's modules, but an exercises/ of its own, whose checks pass everything
-FAKE_INIT = f"__path__.append({str(ROOT / 'helpers')!r})\nexec(open({str(ROOT / 'helpers' / '__init__.py')!r}).read())"
-FAKE_EXERCISES = f"""__path__.append({str(ROOT / "helpers" / "exercises")!r})
-exec(open({str(ROOT / "helpers" / "exercises" / "__init__.py")!r}).read())
-class Exercises:
-    def __init__(self, *args):
-        pass
-    def __getattr__(self, name):  # check, solved, progress: all pass
-        return lambda *args, **kwargs: print("→ done, all match")
-"""
 # a notebook that bends the course's checks to pass everything, and answers zeros
 TAMPER = """import helpers.exercises.checks as checks
 checks.Exercises._judge = lambda self, ex, name, *args: checks.Feedback(ex.id, name, checks.EXACT, "bit for bit")"""
@@ -88,8 +70,7 @@ for attempt in attempts:
         attempt()
     except PermissionError as e:
         print(e)
-for i in range(120_000):
-    print('y' * 99)
+print(('y' * 99 + '\\n') * 120_000, end='')
 keep = []  # torch.empty: address space only, never touched
 try:
     while True:
@@ -117,9 +98,6 @@ def submissions(folder: Path, outside: Path) -> dict:
         "02-wrong": notebook(NB02, **{"2": swap("dlogits /= n", ""), "3": swap("n / (n - 1) * ", "")}),
         "02-raises": notebook(NB02, **RAISES),
         "02-misbehaves": notebook(NB02, after=[("cell-08", misbehaves)], **{"3": lambda s: SLEEPS}),
-        "02-own-helpers": notebook(
-            NB02, False, [("exercise-intro", f"import sys\nsys.path.insert(0, {str(folder)!r})")]
-        ),
         "02-tampers": notebook(NB02, False, [("exercise-setup", TAMPER)], **dict.fromkeys(("1a", "2"), zeros)),
         "alice/03-lecture": colab(notebook(NB03)),  # its full run made short all the same, found by its text
         "03-wrong-4b": notebook(NB03, **{"4b": swap("lossi.append(loss.log10().item())", "lossi.append(loss.item())")}),
@@ -140,9 +118,6 @@ def build_class(folder: Path, outside: Path) -> None:
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")]), folder / "other.ipynb")
     (folder / ".ipynb_checkpoints").mkdir()  # what Jupyter leaves: not a submission
     (folder / ".ipynb_checkpoints" / "02-lecture-checkpoint.ipynb").write_text(text)
-    (folder / "helpers" / "exercises").mkdir(parents=True)  # what 02-own-helpers imports
-    (folder / "helpers" / "__init__.py").write_text(FAKE_INIT)
-    (folder / "helpers" / "exercises" / "__init__.py").write_text(FAKE_EXERCISES)
 
 
 def fingerprint(folder: Path = ROOT) -> dict[str, str]:
@@ -197,14 +172,6 @@ EXPECTED = {
         r".+; open \S+/outside/x.pt$",
         "",
     ),  # fmt: skip
-    # its fake checks said "done" to everything; the course's, run by the grader, say what was done: nothing
-    "02-own-helpers.ipynb": (
-        NONE02,
-        "0/28",
-        "",
-        r"^imported a helpers of its own \(\S+/class/helpers/__init__.py\)",
-        "",
-    ),
     # its zeros, passed by the checks it bent, are wrong
     "02-tampers.ipynb": (NONE02 | {"1a": "wrong", "2": "wrong"}, "1/28", r"^1a dlogprobs \(wrong values\)", None, ""),
     "alice/03-lecture.ipynb": (DONE03, "9/9", "", "", rf"^its 200,000-step run cut to {STEPS} steps$"),
@@ -242,7 +209,7 @@ def test_the_repository_and_the_teachers_files_are_untouched(graded):
 
 def test_the_class_is_graded_and_nothing_else(graded):
     rows, out, err, md = graded[:4]
-    assert sorted(rows) == sorted(EXPECTED)  # Jupyter's checkpoint copy, and the learner's helpers/, are no submissions
+    assert sorted(rows) == sorted(EXPECTED)  # Jupyter's checkpoint copy is no submission
     assert out.splitlines()[0].split()[:4] == ["submission", "lesson", "1a", "1b"] and "grades.csv" in out
     table, totals = md.split("\n\n")[:2]
     assert table.startswith("| submission | lesson | 1a |") and table.count("\n| ") == len(EXPECTED) + 1

@@ -26,24 +26,12 @@ from helpers.model import PARAM_NAMES, forward
 ONE_TO_THREE = [e for e in EXERCISES.values() if e.lesson == "02"]  # 1a-1d, 2, 3: the same names as the lecture's
 MARKER = re.compile(r"^\s*#+\s*exercise\s*(\d)\b", re.IGNORECASE | re.MULTILINE)  # "# Exercise 2: ..." or a heading
 PGRAD = "your loop updates with autograd's p.grad, not with your gradients: once they pass, p.data += -lr * grad"
-HOW = (
-    "each step: a batch drawn with g, the forward pass, your gradients, p.data += -lr * grad for each parameter with "
-    "your grad (not p.grad), and lr as the lecture sets it"
-)
 
 
 def is_lecture(nb) -> bool:
     """The lecture's notebook, in whatever state: its chunked forward pass and its training loop are in the code."""
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     return all(name in code for name in ("bnmeani", "counts_sum_inv", "hprebn", "randint"))
-
-
-def out_of_order(nb) -> str:
-    """A note when the notebook was saved with its cells run out of order (we run them top to bottom)."""
-    counts = [c.get("execution_count") for c in nb.cells if c.cell_type == "code" and c.get("execution_count")]
-    late = next(((a, b) for a, b in zip(counts, counts[1:], strict=False) if b < a), None)
-    return f"its cells were last run out of order (In [{late[0]}] above In [{late[1]}]); checked top to bottom, " \
-        "as Restart Kernel and Run All does" if late else ""  # fmt: skip
 
 
 def instrument(nb, setup: str, steps: int):
@@ -179,7 +167,7 @@ def _judge_four(ex: Exercises, r: dict | None) -> list:
     if not ref or autograd and not ex.solved("4"):  # autograd's parameters, with gradients that are not right: p.grad
         ex.report("4b", [Feedback("4b", "params", NOT_ATTEMPTED, why), Feedback("4b", "lossi", NOT_ATTEMPTED)])
     else:
-        ex.check_loop(r["final"], r["lossi"], None, done, reference=(ref, ref_lossi, "autograd's", HOW))
+        ex.check_loop(r["final"], r["lossi"], None, done, reference=(ref, ref_lossi, "autograd's"))
     return notes
 
 

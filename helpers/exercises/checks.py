@@ -33,7 +33,7 @@ NOTE = ("; note the shape: {name} is {shape}, your d{name} {got}: it broadcasts 
         "its tensor's shape (sum(..., keepdim=True) keeps it)")  # fmt: skip
 ALIAS = ("d{name} and d{other} are one tensor: `d{other} = d{name}` gives it a second name, not a copy, so changing "
          "d{other} in place (+=) changed d{name} too: make the copy with .clone()")  # fmt: skip
-HOW = "each step: a batch drawn with g, forward, your backward, p.data += -lr * grads[k], lr = cfg.lr_at(i)"
+HOW = "each step: a batch drawn with g, forward, your gradients, p.data += -lr * grad (not p.grad), lr = cfg.lr_at(i)"
 
 
 class Raised(str):
@@ -156,7 +156,7 @@ class Exercises:
 
     def check_loop(self, params: dict, lossi: list, cfg, steps: int = 1000, reference=None) -> list[Feedback]:
         """Exercise 4b: after your loop, `params` must be what `steps` steps of helpers.train give (up to float32
-        rounding), and `lossi` its log10 losses, one per step. `reference`: (params, lossi, whose, how) of another
+        rounding), and `lossi` its log10 losses, one per step. `reference`: (params, lossi, whose) of another
         run to compare with (the lecture's notebook: the same steps with autograd's gradients, tools/lecture.py)."""
         start = init_params(cfg, make_generator(cfg)) if reference is None and isinstance(params, dict) else {}
         untouched = start and all(torch.equal(params.get(k, v), v) for k, v in start.items())
@@ -165,14 +165,14 @@ class Exercises:
             return self.report("4b", [Feedback("4b", k, NOT_ATTEMPTED, why) for k in ("params", "lossi")])
         if reference is None:
             run = train(dataclasses.replace(cfg, steps=steps), progress=False, log_every=0)
-            reference = (run.params, run.lossi, "helpers.train's", HOW)
-        ref_params, ref_lossi, whose, how = reference
+            reference = (run.params, run.lossi, "helpers.train's")
+        ref_params, ref_lossi, whose = reference
         mine, ref = torch.tensor([float(x) for x in lossi], dtype=torch.float64), torch.tensor(ref_lossi).double()
         diff = max((params[k].detach() - ref_params[k]).abs().max().item() for k in ref_params)
         p = Feedback("4b", "params", APPROXIMATE, f"{whose} after {steps:,} steps, up to rounding", maxdiff=diff)
         if diff > 1e-4:
             fix = "" if self.solved("4") else "your backward does not pass exercise 4's check yet: fix it first. "
-            p.status, p.detail, p.hint = WRONG_VALUES, f"they differ from {whose} after {steps:,} steps", fix + how
+            p.status, p.detail, p.hint = WRONG_VALUES, f"they differ from {whose} after {steps:,} steps", fix + HOW
         lossi_ = Feedback("4b", "lossi", WRONG_VALUES, f"not {whose} {len(ref):,} log10 losses (yours: {len(mine):,})")
         if not lossi:
             lossi_.status, lossi_.detail = NOT_ATTEMPTED, "`lossi` is empty, though your loop ran: append to it"
@@ -218,7 +218,7 @@ class Exercises:
             bad = [STAGE[k] for k in STAGE if STAGE[k] < STAGE[name] and self.results[("4", k)].status in wrong[2:]]
             why = bad and f"computed after the first mistake, in {STEPS[min(bad)]}: fix that first"
         else:
-            uses = ex.uses if ex.uses is not None else self.ref.users(name)
+            uses = ex.uses if ex.uses is not None else self.ref.graph.users(name)
             bad = ["d" + u for u in uses if u in self.latest and self.latest[u][0].status in wrong]
             it = ("is", "that") if len(bad) == 1 else ("are", "them")
             why = f"{' and '.join(bad)}, which this step uses, {it[0]} wrong: fix {it[1]} first"
