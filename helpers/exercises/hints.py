@@ -2,9 +2,9 @@
 
 A `Ref` is what a hint compares with: the forward pass's tensors, autograd's gradients of them, and which
 tensor is computed from which. Lesson 02's comes from the notebook's own forward pass (the map of exercise
-1); exercise 4's holds only the batch. `diagnose` tries, in order: for a tensor used twice, whether yours is
-one of its two parts alone; a typical mistake; a constant factor; and last, what the step is. (Checks ask
-first whether a gradient this one starts from is wrong already, or whether two of yours are one tensor.)
+1); exercise 4's holds only the batch. `diagnose` tries, in order: a typical mistake; a constant factor; and
+last, what the step is (for a tensor used twice: that its gradient sums both parts). (Checks ask first whether
+a gradient this one starts from is wrong already, or whether two of yours are one tensor.)
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import Config
+from ..forward_map import ForwardGraph
 from ..gradcheck import ATOL, RTOL
 from ..model import STEPS, architecture
 
@@ -29,22 +30,19 @@ def close(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 @dataclass
 class Ref:
-    """The forward pass's tensors (`t`), autograd's gradients of them (`grads`), and its arrows (`edges`)."""
+    """The forward pass's tensors (`t`), autograd's gradients of them (`grads`), and its map (`graph`)."""
 
     t: dict
     grads: dict
     Xb: torch.Tensor
-    edges: tuple = ()
+    graph: ForwardGraph | None = None
 
     @classmethod
     def of_graph(cls, graph, Xb: torch.Tensor) -> Ref:
         """Lesson 02: the notebook's forward pass, as the map of exercise 1 read it (after loss.backward())."""
         named = {k: t for k, t in graph.tensors.items() if k != "loss"}
         grads = {k: t.grad.detach() for k, t in named.items() if t.grad is not None}
-        return cls({k: t.detach() for k, t in named.items()}, grads, Xb, graph.edges)
-
-    def users(self, name: str) -> list[str]:
-        return [u for s, u in self.edges if s == name and u != "loss"]
+        return cls({k: t.detach() for k, t in named.items()}, grads, Xb, graph)
 
 
 def _biased(r: Ref) -> torch.Tensor:
@@ -64,18 +62,6 @@ MISTAKES = [
      "Bessel's correction: this lesson's variance divides by n-1, not n, so the gradient through bnvar carries 1/(n-1) "
      "(in the one-go formula: the factor n/(n-1)); your answer matches the biased-variance (1/n) version"),
 ]  # fmt: skip
-# the four tensors used twice (exercise 1): the part of their gradient that comes back through each use
-PARTS = {
-    "counts": {"probs": lambda r: r.t["counts_sum_inv"] * r.grads["probs"],
-               "counts_sum": lambda r: r.grads["counts_sum"].expand_as(r.t["counts"])},
-    "logits": {"norm_logits": lambda r: r.grads["norm_logits"],
-               "logit_maxes": lambda r: F.one_hot(r.t["logits"].argmax(1), r.t["logits"].shape[1])
-                                        * r.grads["logit_maxes"]},
-    "bndiff": {"bnraw": lambda r: r.t["bnvar_inv"] * r.grads["bnraw"],
-               "bndiff2": lambda r: 2 * r.t["bndiff"] * r.grads["bndiff2"]},
-    "hprebn": {"bndiff": lambda r: r.grads["bndiff"].expand_as(r.t["hprebn"]),
-               "bnmeani": lambda r: r.grads["bnmeani"].expand_as(r.t["hprebn"]) / len(r.Xb)},
-}  # fmt: skip
 ONE_GO = {  # exercises 2 and 3, for wrong values that match no typical mistake
     "logits": "per example: the softmax of the row, minus 1 at the correct character; then the batch mean's 1/n",
     "hprebn": "three terms: the direct path, the mean's, the variance's (with Bessel's n/(n-1))",
@@ -101,10 +87,6 @@ def ratios(n: int) -> dict[float, tuple[str, str]]:
 
 def diagnose(r: Ref, ex, name: str, got: torch.Tensor, ref: torch.Tensor) -> tuple[str | None, str]:
     """(typical mistake or None, hint) for a gradient with wrong values (see Exercises._judge for what comes first)."""
-    parts = {u: part(r) for u, part in PARTS.get(name, {}).items()} if ex.uses is None else {}
-    for u, other in zip(parts, reversed(parts), strict=True):
-        if close(got, parts[u]):
-            return "one_path", f"{name} is used twice: yours is only its part through {u}; add the one through {other}"
     for key, entry, make, hint in MISTAKES:
         if entry == name and not close(wrong := make(r), ref) and close(got, wrong.to(got.dtype)):
             return key, hint
@@ -119,7 +101,8 @@ def diagnose(r: Ref, ex, name: str, got: torch.Tensor, ref: torch.Tensor) -> tup
         return None, f"the first mistake is in {STEPS[STAGE[name]]}"
     if ex.uses is not None:
         return None, ONE_GO[name]
-    return None, f"d{name} is what comes back from {' and '.join(r.users(name))}: check the local derivative there"
+    users, twice = r.graph.users(name), ", used twice: the sum of both parts (+=, not =)"
+    return None, f"d{name} is what comes back from {' and '.join(users)}{twice * (len(users) == 2)}: check that step"
 
 
 def shape_hint(got: tuple, ref: tuple, tname: str) -> tuple[str, str]:
