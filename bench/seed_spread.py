@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(f"{what:>10s} | {stats['train'][what]:.4f} | {stats['val'][what]:.4f}" for what in stats["val"]))
     print(f"{'lecture':>10s} | {LECTURE_LOSS['train']:.4f} | {LECTURE_LOSS['val']:.4f}")
     if args.json:
-        config = {k: v for k, v in Config(steps=args.steps).to_dict().items() if k != "seed"}
+        config = {k: v for k, v in dataclasses.asdict(Config(steps=args.steps)).items() if k != "seed"}
         report = {"steps": args.steps, "config": config, "torch": torch.__version__, "seeds": rows, "summary": stats}
         args.json.write_text(json.dumps(report | {"lecture": LECTURE_LOSS}, indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -36,14 +35,11 @@ def write_file(path: Path, data: bytes, *, replace: bool = True) -> None:
     linked to its name, which raises FileExistsError if the name is taken. A full disk, an error or Ctrl-C leaves
     what was there as it was, and no half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")  # note: per process, so two notebooks never share one
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
             os.fsync(f.fileno())
-        umask = os.umask(0)  # note: mkstemp makes the file readable by its owner only; give it the usual mode
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path) if replace else os.link(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -106,7 +102,7 @@ class Config:
 
     def __repr__(self) -> str:  # note: in lines short enough for a notebook's output, and still valid Python
         lines, line = [], "Config("
-        for item in (f"{k}={v!r}, " for k, v in self.to_dict().items()):
+        for item in (f"{k}={v!r}, " for k, v in asdict(self).items()):
             if len(line) + len(item) > 68:  # note: a notebook's output in a 672 px panel shows 69 characters
                 lines, line = [*lines, line.rstrip()], " " * 7
             line += item
@@ -116,12 +112,9 @@ class Config:
         """The learning rate of a step: the lecture's step decay."""
         return self.lr if step < self.lr_decay_step else self.lr_final
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
     def changes(self) -> dict:
         """The fields that differ from the lesson's Config (the device aside: it doesn't change the math)."""
-        return {k: v for k, v in self.to_dict().items() if k != "device" and v != getattr(Config, k)}
+        return {k: v for k, v in asdict(self).items() if k != "device" and v != getattr(Config, k)}
 
     @property
     def names_path(self) -> Path:

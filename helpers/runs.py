@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -80,7 +80,7 @@ def save_run(run: Run) -> Path:
         "format": FORMAT,
         "params": _moved(run.params, "cpu"),
         "bn": _moved(run.bn, "cpu"),
-        "config": {k: v for k, v in run.cfg.to_dict().items() if k != "device"},  # note: it loads on any device
+        "config": {k: v for k, v in asdict(run.cfg).items() if k != "device"},  # note: it loads on any device
         "data": {"names": run.data.names, "sha256": run.data.sha256, "words": words},
         "training": {k: getattr(run, k) for k in TRAINING},
     }
