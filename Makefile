@@ -40,7 +40,7 @@ help:
 	@echo "make grade SUBMISSIONS=folder - grade a class's notebooks (ours, the lecture's): a table, also as CSV and Markdown"
 	@echo "make check NOTEBOOK=file - check one notebook (yours, or the lecture's makemore_part4_backprop.ipynb), every hint"
 	@echo "make exercises - regenerate exercises/ (blanks + feedback checks) from the lessons' tagged cells (FORCE=1 overwrites your work)"
-	@echo "make clean  - remove what the project made (the environment, .test/, saved runs); keeps your files"
+	@echo "make clean  - remove what setup and test made (.venv/, .test/, caches); your runs in artifacts/ stay"
 
 setup: $(STAMP)
 
@@ -134,11 +134,7 @@ lock: $(STAMP)
 check-wheels:
 	tools/check_wheels.sh $(PY_MIN) 3.12 3.13 $(PY_MAX)
 
-# only what the project made: the runs save_run named run-NNN.pt; any other file in artifacts/ is yours (run-042-best.pt,
-# JupyterLab's run-001-Copy1.pt), and names.txt is the repository's
+# what setup and test made; artifacts/ (your runs), names.txt and your exercise notebooks stay
 clean:
-	@for f in artifacts/runs/run-[0-9][0-9][0-9]*.pt; do n=$${f#artifacts/runs/run-}; case $${n%.pt} in *[!0-9]*) ;; \
-		*) if [ -f "$$f" ]; then rm "$$f" && echo "removed $$f"; fi;; esac; done
-	@rmdir artifacts/runs artifacts 2>/dev/null || true
 	@for d in $(VENV) .test .pytest_cache; do if [ -e "$$d" ]; then rm -rf "$$d" && echo "removed $$d/"; fi; done
 	@find . -name __pycache__ -prune -exec rm -rf {} +

@@ -5,6 +5,7 @@ import contextlib
 import importlib.util
 import io
 import os
+import signal
 import urllib.request
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import nbformat
 import pytest
 import torch
 
-from helpers import Config, train
+from helpers import Config, manual_backward, train
 from helpers.config import ROOT
 from helpers.names import NAMES_SHA256, sha256_file
 
@@ -67,6 +68,18 @@ def real_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("home")
     (home / "names.txt").symlink_to(REAL)
     return home
+
+
+def interrupt_at(call: int, backward=manual_backward):
+    """`backward`, with Ctrl-C ('interrupt kernel') pressed during its call number `call`."""
+    calls = []
+
+    def pressed(params, cache):
+        calls.append(1)
+        signal.raise_signal(signal.SIGINT) if len(calls) == call else None
+        return backward(params, cache)
+
+    return pressed
 
 
 def quiet(cfg=TINY, **kw):

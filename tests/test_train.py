@@ -12,18 +12,10 @@ import time
 
 import pytest
 import torch
-from conftest import TINY, quiet
+from conftest import TINY, interrupt_at, quiet
 
-from helpers import (
-    PARAM_NAMES,
-    TrainingDiverged,
-    forward,
-    init_params,
-    load_splits,
-    make_generator,
-    manual_backward,
-    train,
-)
+from helpers import PARAM_NAMES, TrainingDiverged, forward, init_params, load_splits, make_generator, train
+from helpers.backward import manual_backward
 from helpers.config import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))  # bench/ is a folder of scripts, not a package
@@ -85,16 +77,8 @@ def test_a_non_finite_loss_stops_the_run_with_nothing_to_save(words):
 
 
 def test_ctrl_c_stops_between_two_steps_and_says_so(words, capsys):
-    calls = []
-
-    def backward(params, cache):
-        calls.append(1)
-        if len(calls) == 5:
-            signal.raise_signal(signal.SIGINT)  # what Ctrl-C / 'interrupt kernel' does
-        return manual_backward(params, cache)
-
     handler = signal.getsignal(signal.SIGINT)
-    run = train(TINY, backward=backward, log_every=0)
+    run = train(TINY, backward=interrupt_at(5), log_every=0)
     assert run.interrupted and run.steps_done == len(run.lossi) == 5 and signal.getsignal(signal.SIGINT) is handler
     ref = quiet(dataclasses.replace(TINY, steps=5))
     assert all(torch.equal(run.params[k], ref.params[k]) for k in PARAM_NAMES)
@@ -116,19 +100,11 @@ def test_a_slow_backward_gets_a_note_up_front_decided_by_counting_not_timing(wor
     """The lecture's Python loop for dC gets the note and manual_backward doesn't, whatever the machine's load: the
     note is decided by how often each pass calls torch on the first step, never by the clock (issue #24)."""
     monkeypatch.setattr(time, "perf_counter", lambda: 0.0)  # a clock that tells nothing: the decision can't use it
-
-    def stop_after_two_steps(backward):
-        def wrapped(params, cache, calls=[]):  # noqa: B006 - counts the calls of this one run
-            calls.append(1) if len(calls) < 2 else signal.raise_signal(signal.SIGINT)
-            return backward(params, cache)
-
-        return wrapped
-
     long = dataclasses.replace(TINY, steps=200_000)
-    quiet(long, backward=stop_after_two_steps(lecture))
+    quiet(long, backward=interrupt_at(2, lecture))
     out = capsys.readouterr().out
     assert "note: this backward pass calls torch" in out and "index_add_" in out
-    quiet(long, backward=stop_after_two_steps(manual_backward))
+    quiet(long, backward=interrupt_at(2))
     assert "note:" not in capsys.readouterr().out
     quiet(dataclasses.replace(TINY, steps=1000), backward=lecture)  # a run this short needs no note
     assert "note:" not in capsys.readouterr().out
