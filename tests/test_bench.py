@@ -55,16 +55,13 @@ def words(words):
 
 def test_a_short_run_reports_every_variant_in_agreement(words, capsys):
     assert bench_step.main(["--steps", "3", "--reps", "2", "--warmup", "1", "--json", str(words / "out.json")]) == 0
-    (printed, bar), out = capsys.readouterr(), json.loads((words / "out.json").read_text())
-    assert list(out["variants"]) == list(bench_step.DEFAULT_VARIANTS) and out["machine"]["threads"] == 1
-    skipped = set() if torch.cuda.is_available() else {"cuda"}
-    assert [n for n, e in out["variants"].items() if e["status"] == "skipped" and f"| {n} |" in printed] == [*skipped]
-    timed = [n for n in out["variants"] if n not in skipped]
-    assert all(len(out["variants"][n]["samples_us"]) == 2 and f"| {n} |" in printed for n in timed)
-    assert out["variants"]["autograd"]["vs_autograd"] == 1.0 and "| 1.00x |" in printed and out["agreement"]["ok"]
-    assert set(out["agreement"]["max_abs_diff"]) >= {"lecture", "lesson", "fused"} and "loss vs autograd's" in printed
-    assert bar.endswith("\n") and bar.rsplit("\r", 1)[-1].startswith("timing: 100%")  # tqdm's bar, on stderr
-    assert f"| {2 * len(timed)}/{2 * len(timed)} [" in bar.rsplit("\r", 1)[-1]
+    printed, out = capsys.readouterr().out, json.loads((words / "out.json").read_text())
+    variants, skipped = out["variants"], set() if torch.cuda.is_available() else {"cuda"}
+    assert list(variants) == list(bench_step.DEFAULT_VARIANTS) and out["machine"]["threads"] == 1
+    assert all(f"| {n} |" in printed and (e["status"] == "skipped") == (n in skipped) for n, e in variants.items())
+    assert all(len(e["samples_us"]) == 2 for n, e in variants.items() if n not in skipped)
+    assert variants["autograd"]["vs_autograd"] == 1.0 and out["agreement"]["ok"] and "loss vs autograd's" in printed
+    assert set(out["agreement"]["max_abs_diff"]) >= {"lecture", "lesson", "fused"}
 
 
 def test_a_variant_that_computes_something_else_fails_the_check(words, monkeypatch, capsys):
@@ -77,11 +74,8 @@ def test_a_variant_that_computes_something_else_fails_the_check(words, monkeypat
     monkeypatch.setattr(fused, "forward_backward", wrong)
     assert bench_step.main(["--steps", "5", "--reps", "1", "--warmup", "0", "--variants", "autograd,fused"]) == 1
     assert "FAILED" in capsys.readouterr().out
-    cfg = Config(batch_size=8)
-    out = bench_step.run_bench(cfg, steps=5, reps=1, warmup=0, variants=("lesson", "fused"))
-    assert not out["agreement"]["ok"] and out["agreement"]["max_abs_diff"]["fused"] > bench_step.TOL
     with pytest.raises(ValueError, match="variants must come from"):
-        bench_step.run_bench(cfg, steps=1, reps=1, variants=("naive",))
+        bench_step.run_bench(Config(batch_size=8), steps=1, reps=1, variants=("naive",))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")

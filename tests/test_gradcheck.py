@@ -1,5 +1,6 @@
-"""Lesson 02's referee that isn't autograd (central finite differences, written out in the lesson) against
-torch.autograd.gradcheck on the same function, on a small model; and `cmp`'s tolerances."""
+"""Lesson 02's referee that isn't autograd (central finite differences, written out in the lesson), on a small
+model: it passes the lesson's float64 gradients entry by entry, flags a wrong one and only it, and its error
+against eps is the V the lesson draws; and `cmp`'s tolerances."""
 
 import math
 
@@ -20,22 +21,6 @@ def lesson(tmp_path_factory):
     return lesson_namespace("02_gradient_verification.ipynb", "fd-v", home, lambda s: s.replace("Config()", SMALL))
 
 
-def autograd_agrees(ns, grads) -> bool:
-    """torch.autograd.gradcheck with `grads` as the analytical gradient of the lesson's loss."""
-
-    class Loss(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, *ps):
-            return ns["loss_fn"](dict(zip(PARAM_NAMES, ps, strict=True))).detach()
-
-        @staticmethod
-        def backward(ctx, dloss):
-            return tuple(dloss * grads[k] for k in PARAM_NAMES)
-
-    inputs = tuple(ns["params64"][k].clone().requires_grad_(True) for k in PARAM_NAMES)
-    return torch.autograd.gradcheck(Loss.apply, inputs, eps=1e-6, atol=1e-8, rtol=1e-5, raise_exception=False)
-
-
 def wrong(grads, name, how):
     bad = {k: v.clone() for k, v in grads.items()}
     flat = bad[name].view(-1)
@@ -44,9 +29,8 @@ def wrong(grads, name, how):
     return bad
 
 
-def test_right_gradients_pass_both_referees(lesson, capsys):
+def test_right_gradients_pass(lesson, capsys):
     before = {k: v.clone() for k, v in lesson["params64"].items()}
-    assert autograd_agrees(lesson, lesson["grads64"])
     assert all(lesson["fd_check"](lesson["grads64"], samples=10**6).values())  # every entry
     assert all(torch.equal(lesson["params64"][k], before[k]) for k in PARAM_NAMES)  # each nudge was put back
     lines = capsys.readouterr().out.splitlines()
@@ -55,9 +39,8 @@ def test_right_gradients_pass_both_referees(lesson, capsys):
 
 
 @pytest.mark.parametrize("name, how", [("W1", "sign"), ("bngain", "sign"), ("C", "1e-3"), ("b1", "b1"), ("W2", "nan")])
-def test_a_wrong_gradient_is_flagged_by_both(lesson, name, how):
+def test_a_wrong_gradient_is_flagged_and_only_it(lesson, name, how):
     bad = wrong(lesson["grads64"], name, how)
-    assert not autograd_agrees(lesson, bad)
     assert [k for k, ok in lesson["fd_check"](bad, samples=10**6).items() if not ok] == [name]
 
 

@@ -13,7 +13,7 @@ import tomllib
 import nbclient
 import nbformat
 import pytest
-from conftest import TINY, lesson_cells, script
+from conftest import TINY, script
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -66,11 +66,6 @@ def test_a_wrong_gradient_still_fails_strict_nbval(names, tmp_path):
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-vv", "--nbval", "--nbval-current-env", *sanitize]
     run = subprocess.run([*cmd, "02.ipynb"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert run.returncode != 0 and re.search(r"hpreact[\s\S]{0,40}\| exact: False \| approximate: False", run.stdout)
-
-
-def test_every_lesson_reads_the_newest_run_not_a_fixed_file():
-    sources = "\n".join(c.source for p in LESSONS for c in lesson_cells(p.name))
-    assert "model.pt" not in sources and sources.count("save_run(run)") == 1 and "load_run(" in sources
 
 
 def test_one_source_of_pins():
