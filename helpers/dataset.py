@@ -20,7 +20,6 @@ from .names import ALPHABET, load_words
 # '.' (index 0) marks both the start and the end of a word; 'a'..'z' are 1..26
 itos = {0: "."} | {i + 1: ch for i, ch in enumerate(ALPHABET)}
 stoi = {ch: i for i, ch in itos.items()}
-_LETTERS = frozenset(ALPHABET)
 
 
 def _need_list(words, who: str) -> None:
@@ -49,7 +48,7 @@ def build_dataset(words: list[str], block_size: int = 3) -> tuple[torch.Tensor, 
     _need_list(words, "build_dataset")
     X, Y = [], []
     for n, w in enumerate(words, start=1):
-        if not isinstance(w, str) or not _LETTERS.issuperset(w):  # note: '.' is only ever the end marker
+        if not isinstance(w, str) or not set(w) <= set(ALPHABET):  # note: '.' is only ever the end marker
             fix = "read word lists with helpers.load_words, which checks (and names) every line"
             raise DataError(f"word {n} of {len(words)}, {w!r}: words may only use the letters a-z; {fix}.")
         context = [0] * block_size

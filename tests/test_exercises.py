@@ -121,7 +121,7 @@ def attempt(ns02, exercise, old, new) -> dict:
          "shape", "shape", "(1, 200)"),
         # a tensor used twice: `=` where `+=` belongs, or the `+=` line left out: the hint says it sums both parts
         ("1a", "dcounts += torch.ones_like", "dcounts = torch.ones_like", "counts", "values", None, "+="),
-        ("1c", "dhprebn += 1.0", "# dhprebn += 1.0", "hprebn", "values", None, "bndiff and bnmeani, used twice"),
+        ("1c", "dhprebn += 1.0", "# dhprebn += 1.0", "hprebn", "values", None, "bndiff and bnmeani (used twice"),
         ("1d", "dC = torch.zeros_like(C).index_add_(0, Xb.view(-1), demb.view(-1, demb.shape[-1]))",
          "dC = torch.zeros_like(C)\ndC[Xb] = demb", "C", "values", "dC_assign", "+="),
         ("1d", "dW1 = embcat.T @ dhprebn", "dW1 = embcat.T @ dhprebn * 0", "W1", "values", "zeros", "zeros"),

@@ -101,8 +101,9 @@ def diagnose(r: Ref, ex, name: str, got: torch.Tensor, ref: torch.Tensor) -> tup
         return None, f"the first mistake is in {STEPS[STAGE[name]]}"
     if ex.uses is not None:
         return None, ONE_GO[name]
-    users, twice = r.graph.users(name), ", used twice: the sum of both parts (+=, not =)"
-    return None, f"d{name} is what comes back from {' and '.join(users)}{twice * (len(users) == 2)}: check that step"
+    users = r.graph.users(name)
+    twice = " (used twice: the sum of both, += not =)" * (len(users) == 2)
+    return None, f"d{name} is what comes back from {' and '.join(users)}{twice}: check the local derivative there"
 
 
 def shape_hint(got: tuple, ref: tuple, tname: str) -> tuple[str, str]:
