@@ -281,12 +281,10 @@ def summarise(row: dict, exs: list) -> dict:
         row[e.id] = word = verdict(mine)
         wrong = next((f for f in mine if not f.passed and f.status != NOT_ATTEMPTED), None)
         line = f"{e.id:3s} {'part' if ' of ' in word else word:5s} {tally(mine)} ({e.title})"
-        var = wrong and ("" if e.id == "4b" else "d") + wrong.name
-        row["verdicts"].append(line + (f"; first wrong: {var} ({wrong.status})" if wrong else ""))
+        row["verdicts"].append(line + (f"; first wrong: {wrong.var} ({wrong.status})" if wrong else ""))
     f = next((fb for fb in fbs if not fb.passed and fb.status != NOT_ATTEMPTED), None)  # the first
     row["right"] = f"{sum(fb.passed for fb in fbs)}/{sum(len(e.grads) for ex in exs for e in ex.exercises.values())}"
-    var = f and f"{f.exercise} {'' if f.exercise == '4b' else 'd'}{f.name}"
-    row["first wrong step"] = f and f"{var} ({f.status}): {f.hint or f.detail}"
+    row["first wrong step"] = f and f"{f.exercise} {f.var} ({f.status}): {f.hint or f.detail}"
     return row
 
 

@@ -80,13 +80,15 @@ class Feedback:
     maxdiff: float | None = None
     mistake: str | None = None  # the typical mistake the answer matches ("bessel", "inherited", "alias", ...)
 
+    # the learner's variable: d + name, but for 4b's own params and lossi
+    var = property(lambda self: self.name if self.exercise == "4b" else "d" + self.name)
+
     @property
     def passed(self) -> bool:
         return self.status in (APPROXIMATE, EXACT)
 
     def __str__(self) -> str:
-        var = self.name if self.exercise == "4b" else "d" + self.name
-        text = f"{MARKS.get(self.status, '✗')} {var:15s} {self.status}" + (f": {self.detail}" if self.detail else "")
+        text = f"{MARKS.get(self.status, '✗')} {self.var:15s} {self.status}" + f": {self.detail}" * bool(self.detail)
         return fill(text, 18) + ("\n" + fill(self.hint, 24, " " * 18 + "hint: ") if self.hint else "")
 
 
@@ -256,5 +258,4 @@ class Exercises:
         done = sum(self.solved(e) for e in ids)
         print(fill(f"Progress, lesson {lesson}: {tally(fbs, 'gradients ')}; exercises done: {done} of {len(ids)}", 2))
         for fb in fbs:
-            var = fb.name if fb.exercise == "4b" else "d" + fb.name
-            print(f"{fb.exercise:3s} {var:16s} {MARKS.get(fb.status, '✗')} {fb.status}")
+            print(f"{fb.exercise:3s} {fb.var:16s} {MARKS.get(fb.status, '✗')} {fb.status}")
