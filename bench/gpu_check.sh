@@ -3,7 +3,8 @@
 #   1. tests/test_bench.py, whose CUDA test checks that the fused step on device="cuda" computes what helpers
 #      computes on the CPU (float64, 1e-12), and that the `cuda` variant agrees with the CPU's `fused` step by step
 #   2. bench/bench_step.py with every variant (lecture, autograd, lesson, fused, cuda), figures in $OUT/bench_gpu.json
-# It needs a python3 whose torch sees the GPU, with pytest and tqdm (installed here if missing and pip can reach PyPI).
+# It needs a python3 whose torch sees the GPU, with pytest, tqdm, nbformat and matplotlib (what tests/conftest.py
+# imports; installed here if missing and pip can reach PyPI).
 # helpers is imported from this checkout (PYTHONPATH): it need not be pip-installed. About a minute.
 set -uo pipefail
 OUT="${OUT:-bench}"
@@ -15,11 +16,11 @@ if ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1
     echo "gpu_check: $PY has no torch that sees a CUDA GPU; nothing to check" >&2
     exit 2
 fi
-# the test needs pytest; helpers needs torch and tqdm for what the benchmark imports
-if ! "$PY" -c "import pytest, tqdm" 2>/dev/null; then
-    echo "gpu_check: installing pytest and tqdm"
-    timeout 60 "$PY" -m pip install --quiet --retries 0 --timeout 10 pytest tqdm ||
-        echo "gpu_check: could not install pytest and tqdm" >&2
+# the test needs pytest and tests/conftest.py's imports (its `words` fixture); helpers needs torch and tqdm
+if ! "$PY" -c "import pytest, tqdm, nbformat, matplotlib" 2>/dev/null; then
+    echo "gpu_check: installing pytest, tqdm, nbformat and matplotlib"
+    timeout 120 "$PY" -m pip install --quiet --retries 0 --timeout 10 pytest tqdm nbformat matplotlib ||
+        echo "gpu_check: could not install pytest, tqdm, nbformat and matplotlib" >&2
 fi
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/nvidia_smi.csv" 2>&1 || true
@@ -27,8 +28,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/nvi
 
 status=0
 echo "== tests/test_bench.py (the CUDA test must pass, not skip)"
-# note: --noconftest: tests/conftest.py serves the lessons' tests and imports what this test doesn't need (nbformat)
-timeout 120 "$PY" -m pytest -q -rs --noconftest tests/test_bench.py 2>&1 | tee "$OUT/test_bench.txt"
+timeout 120 "$PY" -m pytest -q -rs tests/test_bench.py 2>&1 | tee "$OUT/test_bench.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 grep -q "SKIPPED.*no CUDA GPU" "$OUT/test_bench.txt" && { echo "gpu_check: the CUDA test was skipped" >&2; status=1; }
 
