@@ -48,7 +48,7 @@ def test_the_step_computes_what_helpers_computes_in_float64(step, batch_size, n_
 
 @pytest.fixture
 def words(words):
-    """The made-up word list as names.txt, the file the bench reads."""
+    """The made-up word list as names.txt, the file the bench reads; its folder, NINJA_HOME."""
     words.rename(words.with_name("names.txt"))
     return words.parent
 

@@ -7,11 +7,10 @@ to meet: a new quote needs its trigger here.
 """
 
 import re
-import signal
 from dataclasses import replace
 
 import torch
-from conftest import TINY, WORDS, quiet
+from conftest import TINY, WORDS, interrupt_at, quiet
 
 import helpers as h
 from helpers.reference import expect_close
@@ -23,7 +22,7 @@ QUOTES = [m[1] for t in TABLES for m in re.findall(r"^\| *(`+) ?(.+?) ?\1 *\|", 
 
 def test_every_message_the_docs_quote_is_one_the_code_gives(home, words, capsys, recwarn):
     z, runs, heard = home / "z.txt", home / "artifacts/runs", []
-    slow = lambda p, c: signal.raise_signal(signal.SIGINT) or [h.manual_backward(p, c) for _ in range(20)][0]  # noqa: E731
+    slow = interrupt_at(1, lambda p, c: [h.manual_backward(p, c) for _ in range(20)][0])
     for action in [
         h.load_words, lambda: h.load_words("nope.txt"), lambda: (z.write_text("emma\nzoé"), h.load_words(z)),
         lambda: (z.write_bytes(b"emma\nzo\xe9"), h.load_words(z)), lambda: quiet(backward=lambda p, c: {}),

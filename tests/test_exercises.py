@@ -18,6 +18,7 @@ from helpers.model import PARAM_NAMES, STEPS, architecture
 
 gen = script("make_exercises")
 NB02, NB03 = gen.SOURCES
+ONE_TO_THREE = [e for e in EXERCISES if EXERCISES[e].lesson == "02"]  # lesson 02's: 1a-1d, 2, 3
 
 
 def solutions(name: str) -> dict[str, str]:
@@ -89,7 +90,7 @@ def test_the_notebooks_run_untouched_and_with_the_lessons_answers(name, names):
 def ns02(tmp_path_factory):
     """Lesson 02 up to its map, then every solution: the learner's namespace."""
     ns = lesson_namespace(NB02, "map", real_home(tmp_path_factory))
-    for e in ("1a", "1b", "1c", "1d", "2", "3"):
+    for e in ONE_TO_THREE:
         exec(solution(e), ns)
     return ns
 
@@ -98,7 +99,7 @@ def attempt(ns02, exercise, old, new) -> dict:
     """Exercise `exercise` checked after its solution was typed with `old` replaced by `new`, the earlier ones right."""
     assert old in solution(exercise), old
     ns, ex = dict(ns02), Exercises("02", ns02["graph"], ns02["Xb"], ns02["Yb"])
-    for e in ("1a", "1b", "1c", "1d", "2", "3")[: ("1a", "1b", "1c", "1d", "2", "3").index(exercise) + 1]:
+    for e in ONE_TO_THREE[: ONE_TO_THREE.index(exercise) + 1]:
         try:
             exec(solution(e).replace(old, new, 1) if e == exercise else solution(e), ns)
         except RuntimeError:  # the learner's cell stops at a line that can't run; they run the check anyway
@@ -114,7 +115,7 @@ def attempt(ns02, exercise, old, new) -> dict:
         ("1c", "1.0 / (n - 1)", "1.0 / n", "bndiff2", "values", "bessel", "n-1"),
         ("1c", "1.0 / (n - 1)", "1.0 / n", "bndiff", "values", "inherited", "dbndiff2"),
         ("2", "dlogits[range(n), Yb] -= 1", "", "logits", "values", "dlogits_no_minus_one", "Yb"),
-        ("1b", "(1.0 - h**2)", "(1.0 - hpreact**2)", "hpreact", "values", "tanh_input", "h"),
+        ("1b", "(1.0 - h**2)", "(1.0 - hpreact**2)", "hpreact", "values", "tanh_input", "output h"),
         ("1b", "db2 = dlogits.sum(0)", "db2 = dlogits", "b2", "shape", "broadcast", "(27,)"),
         ("1b", "dW2 = h.T @ dlogits", "dW2 = dlogits.T @ h", "W2", "shape", "transposed", "(200, 27)"),
         ("1b", "dbnbias = dhpreact.sum(0, keepdim=True)", "dbnbias = dhpreact.sum(1, keepdim=True)", "bnbias",

@@ -21,7 +21,7 @@ from lecture_form import HANDED_OUT, L02, colab, lecture, loop
 from helpers.config import ROOT
 from helpers.exercises import EXERCISES
 
-NB02, NB03 = "02_gradient_verification.ipynb", "03_manual_backprop_training.ipynb"
+NB02, NB03 = (gen := script("make_exercises")).SOURCES
 # the time limit per notebook (the endless loop's row), lesson 03's run and the lecture's loop cut short, the MB a
 # kernel may use, and the notebooks graded side by side: one more than the CPUs, as the endless loop sleeps
 TIMEOUT, STEPS, MEMORY, JOBS = 30, 100, 3000, (os.cpu_count() or 1) + 1
@@ -30,7 +30,7 @@ TIMEOUT, STEPS, MEMORY, JOBS = 30, 100, 3000, (os.cpu_count() or 1) + 1
 @functools.cache
 def template(name: str) -> str:
     """exercises/<name> as the generator makes it (not the copy in exercises/, which may hold the learner's answers)."""
-    return script("make_exercises").render(ROOT / "notebooks" / name)
+    return gen.render(ROOT / "notebooks" / name)
 
 
 def notebook(name: str, fill: bool = True, after: tuple = (), **edits):
@@ -38,7 +38,7 @@ def notebook(name: str, fill: bool = True, after: tuple = (), **edits):
     changed (a function of its source), and a new cell put after the cell of each (id, source) in `after`."""
     nb, ids = nbformat.reads(template(name), as_version=4), [e for e in EXERCISES if EXERCISES[e].lesson == name[:2]]
     answers = {c.id: c.source for c in nbformat.read(ROOT / "notebooks" / name, as_version=4).cells}
-    ids = dict(zip([c.id for c in nb.cells if "exercise" in c.metadata.get("tags", [])], ids, strict=True))
+    ids = dict(zip([c.id for c in nb.cells if "exercise" in gen.tags(c)], ids, strict=True))
     for c in nb.cells:
         c.source = answers[c.id] if fill and c.id in ids else c.source
         c.source = edits[ids[c.id]](c.source) if ids.get(c.id) in edits else c.source
@@ -89,7 +89,7 @@ HALF_DONE = (
 )
 
 
-def submissions(folder: Path, outside: Path) -> dict:
+def submissions(outside: Path) -> dict:
     """The class's notebooks by name (`outside` holds the teacher's files)."""
     zeros = functools.partial(re.sub, r"^d(\w+) = \.\.\.", r"d\1 = torch.zeros_like(\1)", flags=re.M)
     misbehaves = MISBEHAVES.format(victim=str(outside / "victim.txt"), folder=str(outside))
@@ -109,7 +109,7 @@ def submissions(folder: Path, outside: Path) -> dict:
 def build_class(folder: Path, outside: Path) -> None:
     """The synthetic class in `folder` (alice's in a subfolder, hers saved without cell ids, as Colab does), and what
     else a teacher's folder holds."""
-    for name, nb in submissions(folder, outside).items():
+    for name, nb in submissions(outside).items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, folder / f"{name}.ipynb")
     text = (folder / "alice" / "02-lecture.ipynb").read_text()
@@ -151,8 +151,8 @@ def graded(tmp_path_factory):
     return rows, done.stdout, done.stderr, md, (before, fingerprint()), (outside_before, fingerprint(outside))
 
 
-ALL02 = ["1a", "1b", "1c", "1d", "2", "3"]
-DONE02, WRONG02, NONE02 = (dict.fromkeys(ALL02, s) for s in ("done", "wrong", "-"))
+ALL02 = [e for e in EXERCISES if EXERCISES[e].lesson == "02"]
+DONE02, NONE02 = (dict.fromkeys(ALL02, s) for s in ("done", "-"))
 DONE03 = {"4": "done", "4b": "done"}
 NOT = r"^not exercise notebook 02 or 03, nor the lecture's \("
 REFUSED = r"open \S+/victim.txt; os.remove \S+/victim.txt; os.rename \S+/victim.txt; shutil.rmtree \S+/outside; "

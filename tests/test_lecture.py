@@ -12,12 +12,13 @@ import nbformat
 from lecture_form import HANDED_OUT, lecture
 
 from helpers.config import ROOT
+from helpers.exercises import EXERCISES
 
 sys.path.insert(0, str(ROOT / "tools"))  # grade.py imports lecture.py and make_exercises.py beside it
 import grade  # noqa: E402
 
 lec = grade.lecture
-ALL = ["1a", "1b", "1c", "1d", "2", "3", "4", "4b"]
+ALL = [*EXERCISES]
 DC_INDEX = "dC = torch.zeros_like(C).index_add_(0, Xb.view(-1), demb.view(-1, demb.shape[-1]))"
 DC_ASSIGNED = "dC = torch.zeros_like(C)\nfor k in range(n):\n    for j in range(3):\n        dC[Xb[k, j]] = demb[k, j]"
 MISTAKES = {  # Bessel's correction dropped; dC assigned, not accumulated; dlogits not divided by n in the loop
@@ -50,15 +51,15 @@ def test_make_check_on_the_notebook_as_handed_out(names, tmp_path):
     assert re.search(r"^error: TypeError in cell \d+ \(exercise 3\)", out, re.M)  # the lecture's cmp, given None
 
 
-def test_the_typical_mistakes_are_wrong_with_their_hint(names, tmp_path):
+def test_the_typical_mistakes_are_wrong_with_their_key(names, tmp_path):
     (path := tmp_path / "mistakes.ipynb").write_text(nbformat.writes(lecture(hidden=(100, 128), **MISTAKES)))
     plan = dict.fromkeys(("02", "03"), {"ids": set(), "text": {}})  # no exercise notebook's cells: the lecture's
     args = SimpleNamespace(memory=3000, steps=50, timeout=120)
     row, lesson, answers, cells = grade.execute(path, tmp_path, names.parent, args, plan)
     exs, notes = lec.judge(grade.decode(answers["lecture"]["values"]), cells)
     assert lesson == "lecture" and row["error"] == "" and notes[0].endswith(" 50 of 200,000 steps")
-    verdicts = {e: grade.verdict(grade.answers(ex, e)) for ex in exs for e in ex.exercises}
-    assert verdicts == dict.fromkeys(ALL, "done") | dict.fromkeys(["1d", "3", "4", "4b"], "wrong")
+    row = grade.summarise(row, exs)
+    assert {e: row[e] for e in ALL} == dict.fromkeys(ALL, "done") | dict.fromkeys(["1d", "3", "4", "4b"], "wrong")
     mistakes = {f"{f.exercise} {f.name}": f.mistake for ex in exs for f in ex.results.values() if not f.passed}
     want = {"1d C": "dC_assign", "3 hprebn": "bessel", "4 W2": "missing_1/n", "4 b2": "missing_1/n"}
     assert {k: mistakes.get(k) for k in want} == want
@@ -67,5 +68,5 @@ def test_the_typical_mistakes_are_wrong_with_their_hint(names, tmp_path):
 def test_the_lecture_is_known_by_its_code_its_cells_by_their_exercise_comment():
     nb = lecture()
     assert lec.is_lecture(nb) and not lec.is_lecture(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]))
-    marks = [re.findall(r"\(exercise (\d)\)$", c.metadata["grading"]) for c in lec.instrument(lecture(), "", 1).cells]
+    marks = [re.findall(r"\(exercise (\d)\)$", c.metadata["grading"]) for c in lec.instrument(nb, "", 1).cells]
     assert marks == [[]] * 8 + [["1"], ["2"], ["2"], ["3"], ["3"], ["4"], ["4"]]  # the grader's set-up first

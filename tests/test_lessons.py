@@ -1,6 +1,6 @@
-"""Lessons 03-06 as a tinkering learner runs them (issue #16): every Config either runs through them or is
-refused in lesson 03 with a reason, the text takes its numbers from the run, and comparisons with the
-reference run appear only where they apply. The cells run in-process, as written, in a folder of their own."""
+"""Lessons 03-06 as a tinkering learner runs them (issue #16): an unusual Config runs through them, the text
+takes its numbers from the run, and comparisons with the reference run appear only where they apply. The cells
+run in-process, as written, in a folder of their own."""
 
 import re
 
@@ -21,7 +21,7 @@ def run_lessons(config: str) -> str:
 
 def edited(config: str, loop: int = 50):
     def edit(src: str) -> str:
-        src = src.replace("cfg = Config()", f"cfg = Config({config})").replace(", 1000, g)", ", 200, g)")
+        src = src.replace("cfg = Config()", f"cfg = Config({config})").replace("names(1000,", "names(200,")
         return src.replace("range(1000)", f"range({loop})")
 
     return edit

@@ -8,6 +8,7 @@ import inspect
 import pytest
 import torch
 from conftest import lesson_cells
+from lecture_form import init
 
 from helpers import PARAM_NAMES, Config, forward, init_params, make_generator, manual_backward, split_loss
 
@@ -49,19 +50,14 @@ def test_a_character_used_many_times_collects_all_its_gradients():
 
 
 def test_the_initialisation_is_the_lectures_with_bngain_and_bnbias_from_the_generator():
-    cfg = Config()
-    n_embd, block_size, n_hidden, vocab_size, g = cfg.n_embd, cfg.block_size, cfg.n_hidden, 27, make_generator(cfg)
-    C = torch.randn((vocab_size, n_embd), generator=g)
-    W1 = torch.randn((n_embd * block_size, n_hidden), generator=g) * (5 / 3) / ((n_embd * block_size) ** 0.5)
-    b1 = torch.randn(n_hidden, generator=g) * 0.1
-    W2 = torch.randn((n_hidden, vocab_size), generator=g) * 0.1
-    b2 = torch.randn(vocab_size, generator=g) * 0.1
-    bngain = torch.randn((1, n_hidden), generator=g) * 0.1 + 1.0
-    bnbias = torch.randn((1, n_hidden), generator=g) * 0.1
+    """The lecture's initialisation cell (tests/lecture_form.py), with its one slip fixed: bngain and bnbias drawn
+    from the generator g too, as init_params draws them."""
+    cfg, ns = Config(), {"torch": torch, "vocab_size": 27, "block_size": Config().block_size}
+    exec(init(cfg.n_hidden).replace("torch.randn((1, n_hidden))", "torch.randn((1, n_hidden), generator=g)"), ns)
     torch.manual_seed(1)  # the lecture drew bngain/bnbias from the global generator: ours don't depend on it
     ours = init_params(cfg, make_generator(cfg))
     assert list(ours) == list(PARAM_NAMES)
-    assert all(torch.equal(ours[k], v) for k, v in zip(PARAM_NAMES, [C, W1, b1, W2, b2, bngain, bnbias], strict=True))
+    assert all(torch.equal(ours[k], v) for k, v in zip(PARAM_NAMES, ns["parameters"], strict=True))
 
 
 def test_the_evaluation_pass_with_the_whole_sets_statistics_is_the_whole_set_as_one_batch():
